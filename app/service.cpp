@@ -1,0 +1,89 @@
+#include "app/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "bot/chat.hpp"
+#include "bot/irc/client.hpp"
+#include "builds/master.hpp"
+#include "builds/process.hpp"
+#include "commands/registry.hpp"
+#include "core/feed.hpp"
+#include "storage/store.hpp"
+
+namespace herald::app {
+namespace asio = boost::asio;
+
+int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.herald.data_dir, ec);
+  if (ec) {
+    log->error("cannot create data_dir {}: {}", cfg.herald.data_dir.string(), ec.message());
+    return 1;
+  }
+  auto store = storage::open_sqlite(cfg.herald.data_dir / "herald.db", log);
+
+  asio::io_context io(1);
+  core::feed feed(store->last_seq(), [log](const char* what) { log->error("event subscriber failed: {}", what); });
+  // Storage first, so an event is queued for disk before anyone announces it.
+  auto store_sub = feed.subscribe([&](const core::event& e) { store->record(e); });
+
+  builds::master_options opts;
+  opts.work_root = cfg.herald.data_dir / "work";
+  opts.max_builds = cfg.herald.max_builds;
+  opts.stop_grace = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.herald.stop_grace);
+  opts.base_env = builds::current_environment();
+  builds::master master(io, feed, cfg.builders, opts, log);
+
+  bot::irc::client irc(io, cfg.irc, log);
+  bot::chat chat(cfg, irc, log);
+  chat.restore_subscriptions(store->notify_subscriptions());
+  chat.set_persist([&](const std::string& key, const std::vector<std::string>& events) { store->save_notify(key, events); });
+  auto commands = commands::make_registry(log);
+  chat.set_command_handler([&](const bot::request& r) { commands->dispatch(r, chat, master, cfg); });
+
+  bot::transport_events events;
+  events.on_message = [&](const bot::incoming_message& m) { chat.on_message(m); };
+  events.on_delivered = [&](const std::string& id) { log->debug("delivered {}", id); };
+  events.on_dropped = [&](const std::string& id) { log->warn("notification {} dropped: queue full", id); };
+  irc.set_events(std::move(events));
+  auto chat_sub = feed.subscribe([&](const core::event& e) { chat.on_event(e); });
+
+  std::map<std::string, core::builder_history> history;
+  for (const auto& b : cfg.builders) history[b.name] = store->history(b.name);
+  master.recover(history, store->unfinished_builds());
+
+  if (cfg.irc.enabled) irc.start();
+  log->info("herald started: {} builders, data in {}", cfg.builders.size(), cfg.herald.data_dir.string());
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool stopping = false;
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& e, int sig) {
+    if (e) return;
+    if (stopping) {
+      log->warn("second signal {}: quitting now", sig);
+      io.stop();
+      return;
+    }
+    stopping = true;
+    log->info("signal {}: shutting down", sig);
+    signals.async_wait(on_signal);
+    master.shutdown([&] {
+      if (!cfg.irc.enabled) {
+        io.stop();
+        return;
+      }
+      irc.stop("herald shutting down", [&] { io.stop(); });
+    });
+  };
+  signals.async_wait(on_signal);
+  io.run();
+  store->flush();
+  log->info("herald stopped");
+  return 0;
+}
+
+}  // namespace herald::app

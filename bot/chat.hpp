@@ -1,0 +1,85 @@
+// The transport-agnostic chat core: who is talking to us and where, which
+// messages are commands for us, notify subscriptions per contact, and
+// announcements of feed events to the contacts that want them.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bot/format.hpp"
+#include "bot/transport.hpp"
+#include "config/config.hpp"
+#include "core/event.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace herald::bot {
+
+// Where a conversation happens: a channel, or a private chat with one nick.
+struct contact {
+  std::string channel;  // empty for a private contact
+  std::string nick;     // for a private contact
+
+  bool is_channel() const { return !channel.empty(); }
+  // Where replies go.
+  const std::string& target() const { return is_channel() ? channel : nick; }
+  // Stable storage key: "irc:#builds", "irc:alice" (case-folded).
+  std::string key() const;
+  static contact from_key(std::string_view key);
+};
+
+// A command addressed to us, with where it came from.
+struct request {
+  contact where;
+  sender from;
+  std::string text;  // the command text, address prefix removed
+};
+
+class chat {
+ public:
+  using command_handler = std::function<void(const request&)>;
+  using persist_handler = std::function<void(const std::string& key, const std::vector<std::string>& events)>;
+
+  chat(const config::config& cfg, transport& t, std::shared_ptr<spdlog::logger> log);
+
+  // Subscriptions saved by an earlier run; configured channels without one
+  // start with `irc.notify_events`.
+  void restore_subscriptions(const std::map<std::string, std::vector<std::string>>& saved);
+  void set_persist(persist_handler h) { persist_ = std::move(h); }
+  void set_command_handler(command_handler h) { on_command_ = std::move(h); }
+
+  // From the transport.
+  void on_message(const incoming_message& m);
+  // From the feed.
+  void on_event(const core::event& e);
+
+  void reply(const contact& c, std::string_view text);
+  std::vector<std::string> notify_events(const contact& c) const;
+  void set_notify_events(const contact& c, std::vector<std::string> events);
+
+  const format_options& format() const { return format_; }
+  const config::config& cfg() const { return cfg_; }
+
+  // Returns the command text if `text` addresses `nick` ("nick: cmd", "nick, cmd").
+  static std::optional<std::string> addressed_to(std::string_view nick, std::string_view text);
+
+ private:
+  void announce(const std::string& builder, std::int64_t number, std::string_view event,
+                const std::vector<std::string>& triggers, const std::string& line);
+
+  const config::config& cfg_;
+  transport& transport_;
+  std::shared_ptr<spdlog::logger> log_;
+  format_options format_;
+  std::map<std::string, std::set<std::string>> subscriptions_;  // contact key -> events
+  command_handler on_command_;
+  persist_handler persist_;
+};
+
+}  // namespace herald::bot

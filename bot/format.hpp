@@ -1,0 +1,34 @@
+// Message shaping: the sentences herald says, close to Buildbot's wording.
+// Every line names the builder, the build number and the result word.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "core/build.hpp"
+#include "core/event.hpp"
+
+namespace herald::bot {
+
+struct format_options {
+  std::string url;          // base URL for links; empty: no links
+  bool use_colors = false;  // mIRC colour on result words
+};
+
+std::string build_url(const format_options& o, std::string_view builder, std::int64_t number);
+std::string colored_result(const format_options& o, core::result r);
+
+std::string started_line(const format_options& o, const core::build_started& e);
+std::string finished_line(const format_options& o, const core::build_finished& e);
+
+// "5 seconds", "3 minutes", "2 hours", "1 day"
+std::string human_duration(std::chrono::seconds d);
+// `quick`: idle, last build #3 5 minutes ago, failed
+std::string status_line(const format_options& o, std::string_view builder,
+                        const std::vector<core::build_record>& running, std::size_t pending,
+                        const std::optional<core::build_record>& last, core::time_point now);
+std::string last_line(const format_options& o, std::string_view builder,
+                      const std::optional<core::build_record>& last, core::time_point now);
+
+}  // namespace herald::bot

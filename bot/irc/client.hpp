@@ -1,0 +1,57 @@
+// The IRC transport: one connection to one server, on Boost.Asio (+ OpenSSL for TLS).
+// Registration, nick fallback and reclaim, reconnect and rejoin, flood control,
+// and delivery that counts a line only once the server confirmed it.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "bot/transport.hpp"
+#include "config/config.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace herald::bot::irc {
+
+struct client_stats {
+  std::size_t connects = 0;
+  std::size_t lines_sent = 0;
+  std::size_t lines_confirmed = 0;
+  std::size_t queued = 0;  // lines waiting to be sent or confirmed
+  std::size_t dropped = 0;
+};
+
+class client final : public transport {
+ public:
+  client(boost::asio::io_context& io, const config::irc_section& cfg, std::shared_ptr<spdlog::logger> log);
+  ~client() override;
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  void set_events(transport_events ev);
+  // Connects, and keeps reconnecting until stop().
+  void start();
+  // Sends QUIT (after flushing what is queued, for at most `flush_timeout`),
+  // closes the connection and calls `done`.
+  void stop(std::string quit_message, std::function<void()> done);
+
+  std::string current_nick() const override;
+  void send(outgoing msg) override;
+  void join(const std::string& channel, const std::string& key) override;
+  void part(const std::string& channel, const std::string& reason) override;
+
+  client_stats stats() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace herald::bot::irc

@@ -1,0 +1,842 @@
+// TOML -> config structs. Every problem is collected with its file:line:col,
+// then all are thrown together, so one `herald check` shows the whole list.
+#include "config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <set>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "core/transitions.hpp"
+
+namespace herald::config {
+namespace {
+
+namespace fs = std::filesystem;
+using keys = std::span<const std::string_view>;
+
+constexpr std::string_view root_keys[] = {"herald", "irc", "authz", "builder"};
+constexpr std::string_view herald_keys[] = {"title", "url", "data_dir", "max_builds", "stop_grace"};
+constexpr std::string_view irc_keys[] = {"host",         "port",
+                                         "tls",          "tls_verify",
+                                         "tls_ca_file",  "password",
+                                         "nick",         "alt_nicks",
+                                         "username",     "realname",
+                                         "channels",     "notify_events",
+                                         "use_colors",   "lost_delay",
+                                         "failed_delay", "reclaim_nick_interval",
+                                         "flood_burst",  "flood_rate",
+                                         "max_queue",    "ping_interval",
+                                         "ping_timeout", "previous_builder_wide"};
+constexpr std::string_view channel_keys[] = {"name", "key"};
+constexpr std::string_view authz_keys[] = {"force", "stop", "shutdown"};
+constexpr std::string_view builder_keys[] = {"name", "description", "tags", "max_builds", "env", "step"};
+constexpr std::string_view step_keys[] = {
+    "name", "command", "timeout", "warning_exit_codes", "halt_on_failure", "workdir", "env"};
+
+constexpr auto int_max = std::numeric_limits<int>::max();
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known name nearest to `word` (case-insensitive), if within 2 edits.
+template <class Names>
+std::optional<std::string> closest(std::string_view word, const Names& known) {
+  std::optional<std::string> best;
+  std::size_t best_distance = 3;
+  for (const auto& candidate : known) {
+    std::size_t d = edit_distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::string(candidate);
+    }
+  }
+  return best;
+}
+
+// Values are echoed in messages; control characters would garble a terminal.
+std::string backticked(std::string_view text) {
+  std::string out = "`";
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "`";
+}
+
+std::string type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+std::optional<double> number_of(const toml::node& n) {
+  if (const auto* i = n.as_integer()) return static_cast<double>(i->get());
+  if (const auto* f = n.as_floating_point()) return f->get();
+  return std::nullopt;
+}
+
+std::string number_text(const toml::node& n) {
+  if (const auto* i = n.as_integer()) return std::to_string(i->get());
+  std::array<char, 64> buf{};
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), number_of(n).value_or(0));
+  return ec == std::errc{} ? std::string(buf.data(), end) : std::string("?");
+}
+
+bool has_any_of(std::string_view text, std::string_view chars) {
+  return text.find_first_of(chars) != std::string_view::npos;
+}
+
+constexpr std::string_view line_breaks_or_nul{"\r\n\0", 3};
+
+bool is_nick_special(char c) { return std::string_view("[]\\`_^{|}-").find(c) != std::string_view::npos; }
+
+// RFC 2812 nick syntax, with the 30-character limit most networks use.
+std::optional<std::string> nick_problem(std::string_view nick) {
+  if (nick.size() > 30) return "at most 30 characters are allowed";
+  if (std::isdigit(static_cast<unsigned char>(nick[0])) || nick[0] == '-')
+    return "it must not start with a digit or `-`";
+  for (char c : nick)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !is_nick_special(c))
+      return "only letters, digits and []\\`_^{|}- are allowed";
+  return std::nullopt;
+}
+
+bool valid_builder_name(std::string_view name) {
+  if (name == "." || name == "..") return false;  // names become directory names
+  return std::ranges::all_of(name, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::ranges::all_of(name,
+                             [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+struct file_closer {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+// The whole file, or the errno that stopped us.
+std::variant<std::string, int> read_file(const fs::path& path) {
+  errno = 0;
+  std::unique_ptr<std::FILE, file_closer> f(std::fopen(path.c_str(), "rb"));
+  if (!f) return errno != 0 ? errno : EIO;
+  std::string text;
+  std::array<char, 8192> buf;
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get())) text.append(buf.data(), n);
+  if (std::ferror(f.get())) return errno != 0 ? errno : EIO;
+  return text;
+}
+
+std::string error_text(int err) { return std::generic_category().message(err); }
+
+// A table being read, with its dotted name for messages ("irc", "builder.step").
+struct scope {
+  const toml::table& table;
+  std::string name;
+
+  std::string key(std::string_view k) const {
+    return name.empty() ? std::string(k) : name + "." + std::string(k);
+  }
+};
+
+class reader {
+ public:
+  reader(std::string file, fs::path base_dir) : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+
+  std::vector<diagnostic> take_diagnostics() {
+    std::ranges::stable_sort(diagnostics_, [](const diagnostic& a, const diagnostic& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    return std::move(diagnostics_);
+  }
+
+  void read(const toml::table& root, config& out) {
+    scope top{root, ""};
+    check_keys(top, root_keys);
+    if (const auto* t = table_at(top, "herald")) read_herald({*t, "herald"}, out.herald);
+    if (const auto* t = table_at(top, "irc")) {
+      out.irc.enabled = true;
+      read_irc({*t, "irc"}, out.irc);
+    }
+    if (const auto* t = table_at(top, "authz")) read_authz({*t, "authz"}, out.authz);
+    read_builders(top, out.builders);
+    out.herald.data_dir = resolve(out.herald.data_dir);
+    out.irc.tls_ca_file = resolve(out.irc.tls_ca_file);
+  }
+
+ private:
+  void error(const toml::source_region& at, std::string message) {
+    diagnostics_.push_back(
+        {file_, static_cast<int>(at.begin.line), static_cast<int>(at.begin.column), std::move(message)});
+  }
+  void error(const toml::node& at, std::string message) { error(at.source(), std::move(message)); }
+
+  void wrong_type(const toml::node& n, std::string_view expected, std::string_view name) {
+    error(n, "expected " + std::string(expected) + " for `" + std::string(name) + "`, got " +
+                 type_name(n.type()));
+  }
+
+  void missing(const toml::node& table, std::string_view key, std::string_view table_name) {
+    error(table, "missing required key `" + std::string(key) + "` in `" + std::string(table_name) + "`");
+  }
+
+  fs::path resolve(const fs::path& p) const { return p.empty() ? p : (base_dir_ / p).lexically_normal(); }
+
+  void check_keys(const scope& s, keys known) {
+    for (auto&& [k, v] : s.table) {
+      if (std::ranges::find(known, k.str()) != known.end()) continue;
+      std::string message = "unknown key " + backticked(s.key(k.str()));
+      if (auto near = closest(k.str(), known)) message += "; did you mean `" + *near + "`?";
+      error(k.source(), std::move(message));
+    }
+  }
+
+  const toml::table* table_at(const scope& s, std::string_view key) {
+    const auto* n = s.table.get(key);
+    if (!n) return nullptr;
+    if (const auto* t = n->as_table()) return t;
+    wrong_type(*n, "a table", s.key(key));
+    return nullptr;
+  }
+
+  // The string at `key`; also hands back its node so callers can point at it.
+  std::optional<std::string> string_at(const scope& s, std::string_view key,
+                                       const toml::node** where = nullptr) {
+    const auto* n = s.table.get(key);
+    if (!n) return std::nullopt;
+    if (where) *where = n;
+    if (const auto* v = n->as_string()) return v->get();
+    wrong_type(*n, "a string", s.key(key));
+    return std::nullopt;
+  }
+
+  std::optional<std::string> non_empty_string_at(const scope& s, std::string_view key) {
+    const toml::node* n = nullptr;
+    auto v = string_at(s, key, &n);
+    if (v && v->empty()) {
+      error(*n, "`" + s.key(key) + "` must not be empty");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> bool_at(const scope& s, std::string_view key) {
+    const auto* n = s.table.get(key);
+    if (!n) return std::nullopt;
+    if (const auto* v = n->as_boolean()) return v->get();
+    wrong_type(*n, "a boolean", s.key(key));
+    return std::nullopt;
+  }
+
+  std::optional<std::int64_t> integer_at(const scope& s, std::string_view key, std::int64_t min,
+                                         std::int64_t max) {
+    const auto* n = s.table.get(key);
+    if (!n) return std::nullopt;
+    const auto* v = n->as_integer();
+    if (!v) {
+      wrong_type(*n, "an integer", s.key(key));
+      return std::nullopt;
+    }
+    if (!in_range(*n, v->get(), min, max, s.key(key))) return std::nullopt;
+    return v->get();
+  }
+
+  std::optional<int> int_at(const scope& s, std::string_view key, int min) {
+    auto v = integer_at(s, key, min, int_max);
+    if (!v) return std::nullopt;
+    return static_cast<int>(*v);
+  }
+
+  bool in_range(const toml::node& n, std::int64_t v, std::int64_t min, std::int64_t max,
+                const std::string& name) {
+    if (v >= min && v <= max) return true;
+    std::string got = ", got " + std::to_string(v);
+    if (max >= int_max && v < min)
+      error(n, "`" + name + "` must be at least " + std::to_string(min) + got);
+    else if (max >= int_max)
+      error(n, "`" + name + "` must be at most " + std::to_string(max) + got);
+    else
+      error(n, "`" + name + "` must be between " + std::to_string(min) + " and " + std::to_string(max) + got);
+    return false;
+  }
+
+  // A finite number greater than zero, integer or float.
+  std::optional<double> positive_at(const scope& s, std::string_view key, std::string_view expected) {
+    const auto* n = s.table.get(key);
+    if (!n) return std::nullopt;
+    auto v = number_of(*n);
+    if (!v) {
+      wrong_type(*n, expected, s.key(key));
+      return std::nullopt;
+    }
+    if (!(*v > 0)) {
+      error(*n, "`" + s.key(key) + "` must be greater than 0, got " + number_text(*n));
+      return std::nullopt;
+    }
+    if (std::isinf(*v)) {
+      error(*n, "`" + s.key(key) + "` must be finite, got " + number_text(*n));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<seconds> seconds_at(const scope& s, std::string_view key) {
+    if (auto v = positive_at(s, key, "a number of seconds")) return seconds{*v};
+    return std::nullopt;
+  }
+
+  // A non-negative, finite number of seconds inside a delay.
+  std::optional<double> delay_bound(const toml::node& n, const std::string& name) {
+    auto v = number_of(n);
+    if (!v) {
+      wrong_type(n, "a number of seconds", name);
+      return std::nullopt;
+    }
+    if (!(*v >= 0) || std::isinf(*v)) {
+      error(n, "`" + name + "` must be a finite number of seconds >= 0, got " + number_text(n));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<delay_range> delay_at(const scope& s, std::string_view key) {
+    const auto* n = s.table.get(key);
+    if (!n) return std::nullopt;
+    std::string name = s.key(key);
+    if (number_of(*n)) {
+      auto v = delay_bound(*n, name);
+      if (!v) return std::nullopt;
+      return delay_range{seconds{*v}, seconds{*v}};
+    }
+    const auto* a = n->as_array();
+    if (!a) {
+      wrong_type(*n, "a number of seconds or a [min, max] array", name);
+      return std::nullopt;
+    }
+    if (a->size() != 2) {
+      error(*n, "`" + name + "` must be [min, max], got an array of " + std::to_string(a->size()) +
+                    " element" + (a->size() == 1 ? "" : "s"));
+      return std::nullopt;
+    }
+    auto min = delay_bound(*a->get(0), name);
+    auto max = delay_bound(*a->get(1), name);
+    if (!min || !max) return std::nullopt;
+    if (*min > *max) {
+      error(*n, "`" + name + "` must be [min, max] with min <= max, got [" + number_text(*a->get(0)) + ", " +
+                    number_text(*a->get(1)) + "]");
+      return std::nullopt;
+    }
+    return delay_range{seconds{*min}, seconds{*max}};
+  }
+
+  // An array of strings; `check` sees each string with its node to add its own errors.
+  template <class Check>
+  std::optional<std::vector<std::string>> strings_at(const scope& s, std::string_view key, Check check) {
+    const auto* n = s.table.get(key);
+    if (!n) return std::nullopt;
+    std::string name = s.key(key);
+    const auto* a = n->as_array();
+    if (!a) {
+      wrong_type(*n, "an array of strings", name);
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (const toml::node& item : *a) {
+      if (const auto* v = item.as_string()) {
+        check(v->get(), item);
+        out.push_back(v->get());
+      } else {
+        error(item, "expected a string in `" + name + "`, got " + type_name(item.type()));
+      }
+    }
+    return out;
+  }
+
+  std::optional<std::vector<std::string>> non_empty_strings_at(const scope& s, std::string_view key) {
+    std::string name = s.key(key);
+    return strings_at(s, key, [&](const std::string& v, const toml::node& at) {
+      if (v.empty()) error(at, "empty string in `" + name + "`");
+    });
+  }
+
+  std::optional<fs::path> path_at(const scope& s, std::string_view key) {
+    if (auto v = non_empty_string_at(s, key)) return fs::path(*v);
+    return std::nullopt;
+  }
+
+  // `env:NAME`, `file:PATH` or the value itself. Messages never quote the value.
+  std::optional<secret> secret_at(const scope& s, std::string_view key) {
+    const toml::node* n = nullptr;
+    auto text = string_at(s, key, &n);
+    if (!text) return std::nullopt;
+    std::string name = s.key(key);
+    std::string_view spec = *text;
+    if (spec.starts_with("env:")) {
+      std::string var(spec.substr(4));
+      if (var.empty()) {
+        error(*n, "`" + name + "`: `env:` needs a variable name");
+        return std::nullopt;
+      }
+      const char* value = std::getenv(var.c_str());
+      if (!value) {
+        error(*n, "`" + name + "`: environment variable " + backticked(var) + " is not set");
+        return std::nullopt;
+      }
+      return secret(value);
+    }
+    if (spec.starts_with("file:")) {
+      fs::path path(std::string(spec.substr(5)));
+      if (path.empty()) {
+        error(*n, "`" + name + "`: `file:` needs a path");
+        return std::nullopt;
+      }
+      path = resolve(path);
+      auto contents = read_file(path);
+      if (const int* err = std::get_if<int>(&contents)) {
+        error(*n, "`" + name + "`: cannot read " + backticked(path.string()) + ": " + error_text(*err));
+        return std::nullopt;
+      }
+      auto& value = std::get<std::string>(contents);
+      if (value.ends_with("\r\n"))
+        value.resize(value.size() - 2);
+      else if (value.ends_with('\n'))
+        value.pop_back();
+      return secret(std::move(value));
+    }
+    return secret(*text);
+  }
+
+  std::map<std::string, std::string> env_at(const scope& s, std::string_view key) {
+    std::map<std::string, std::string> out;
+    const auto* n = s.table.get(key);
+    if (!n) return out;
+    std::string name = s.key(key);
+    const auto* t = n->as_table();
+    if (!t) {
+      wrong_type(*n, "a table of strings", name);
+      return out;
+    }
+    for (auto&& [k, v] : *t) {
+      if (!valid_env_name(k.str()))
+        error(k.source(), "invalid environment variable name " + backticked(k.str()) + " in `" + name +
+                              "`: use letters, digits and `_`, not starting with a digit");
+      if (const auto* str = v.as_string()) {
+        if (has_any_of(str->get(), std::string_view("\0", 1)))
+          error(v, "`" + name + "." + std::string(k.str()) + "` must not contain NUL");
+        out.emplace(k.str(), str->get());
+      } else {
+        wrong_type(v, "a string", name + "." + std::string(k.str()));
+      }
+    }
+    return out;
+  }
+
+  void read_herald(const scope& s, herald_section& h) {
+    check_keys(s, herald_keys);
+    if (auto v = string_at(s, "title")) h.title = *v;
+    if (auto v = string_at(s, "url")) h.url = *v;
+    if (auto v = path_at(s, "data_dir")) h.data_dir = *v;
+    if (auto v = int_at(s, "max_builds", 1)) h.max_builds = *v;
+    if (auto v = seconds_at(s, "stop_grace")) h.stop_grace = *v;
+  }
+
+  void check_nick(const std::string& nick, const toml::node& at, const std::string& name) {
+    if (nick.empty()) {
+      error(at, "`" + name + "` must not contain an empty nick");
+      return;
+    }
+    if (auto problem = nick_problem(nick))
+      error(at, "invalid IRC nick " + backticked(nick) + " in `" + name + "`: " + *problem);
+  }
+
+  void read_irc(const scope& s, irc_section& irc) {
+    check_keys(s, irc_keys);
+    if (auto v = non_empty_string_at(s, "host")) irc.host = *v;
+    if (auto v = integer_at(s, "port", 1, 65535)) irc.port = static_cast<int>(*v);
+    if (auto v = bool_at(s, "tls")) irc.tls = *v;
+    if (auto v = bool_at(s, "tls_verify")) irc.tls_verify = *v;
+    if (auto v = path_at(s, "tls_ca_file")) irc.tls_ca_file = *v;
+    if (auto v = secret_at(s, "password")) {
+      if (has_any_of(v->reveal(), line_breaks_or_nul))
+        error(*s.table.get("password"), "`irc.password` must not contain line breaks or NUL");
+      else
+        irc.password = std::move(*v);
+    }
+    const toml::node* at = nullptr;
+    if (auto v = string_at(s, "nick", &at)) {
+      if (v->empty())
+        error(*at, "`irc.nick` must not be empty");
+      else
+        check_nick(*v, *at, "irc.nick");
+      irc.nick = *v;
+    }
+    if (auto v = strings_at(s, "alt_nicks", [&](const std::string& nick, const toml::node& item) {
+          check_nick(nick, item, "irc.alt_nicks");
+        }))
+      irc.alt_nicks = std::move(*v);
+    if (auto v = string_at(s, "username", &at)) {
+      if (v->empty() || has_any_of(*v, std::string_view(" \r\n\0@", 5)))
+        error(*at, "`irc.username` must be non-empty, without spaces, `@`, line breaks or NUL");
+      irc.username = *v;
+    }
+    if (auto v = string_at(s, "realname", &at)) {
+      if (has_any_of(*v, line_breaks_or_nul))
+        error(*at, "`irc.realname` must not contain line breaks or NUL");
+      irc.realname = *v;
+    }
+    read_channels(s, irc.channels);
+    read_notify_events(s, irc.notify_events);
+    if (auto v = bool_at(s, "use_colors")) irc.use_colors = *v;
+    if (auto v = delay_at(s, "lost_delay")) irc.lost_delay = *v;
+    if (auto v = delay_at(s, "failed_delay")) irc.failed_delay = *v;
+    if (auto v = seconds_at(s, "reclaim_nick_interval")) irc.reclaim_nick_interval = *v;
+    if (auto v = int_at(s, "flood_burst", 1)) irc.flood_burst = *v;
+    if (auto v = positive_at(s, "flood_rate", "a number of lines per second")) irc.flood_rate = *v;
+    if (auto v = integer_at(s, "max_queue", 1, std::numeric_limits<std::int64_t>::max()))
+      irc.max_queue = static_cast<std::size_t>(*v);
+    if (auto v = seconds_at(s, "ping_interval")) irc.ping_interval = *v;
+    if (auto v = seconds_at(s, "ping_timeout")) irc.ping_timeout = *v;
+    if (auto v = bool_at(s, "previous_builder_wide")) irc.previous_builder_wide = *v;
+  }
+
+  void check_channel_name(const std::string& name, const toml::node& at) {
+    bool ok = !name.empty() && (name[0] == '#' || name[0] == '&') &&
+              !has_any_of(name, std::string_view(" ,\r\n\0\a", 6));
+    if (!ok)
+      error(at, "invalid channel name " + backticked(name) +
+                    " in `irc.channels`: it must start with `#` or `&` and contain no spaces, commas, "
+                    "CR, LF, NUL or BEL");
+  }
+
+  void read_channels(const scope& s, std::vector<channel>& out) {
+    const auto* n = s.table.get("channels");
+    if (!n) return;
+    const auto* a = n->as_array();
+    if (!a) {
+      wrong_type(*n, "an array of channels", "irc.channels");
+      return;
+    }
+    std::vector<std::string> seen;
+    for (const toml::node& item : *a) {
+      channel c;
+      if (const auto* v = item.as_string()) {
+        c.name = v->get();
+        check_channel_name(c.name, item);
+      } else if (const auto* t = item.as_table()) {
+        scope cs{*t, "irc.channels"};
+        check_keys(cs, channel_keys);
+        const toml::node* name_at = nullptr;
+        if (auto name = string_at(cs, "name", &name_at)) {
+          c.name = *name;
+          check_channel_name(c.name, *name_at);
+        } else if (!name_at) {
+          missing(item, "name", "irc.channels");
+        }
+        const toml::node* key_at = nullptr;
+        if (auto key = string_at(cs, "key", &key_at)) {
+          if (has_any_of(*key, std::string_view(" ,\r\n\0", 5)))
+            error(*key_at, "`irc.channels.key` must not contain spaces, commas, line breaks or NUL");
+          c.key = *key;
+        }
+      } else {
+        wrong_type(item, "a channel name or a { name, key } table", "irc.channels");
+        continue;
+      }
+      if (c.name.empty()) continue;
+      // IRC channel names are case-insensitive, so "#Builds" would join the same channel twice.
+      auto folded = ascii_lower(c.name);
+      if (std::ranges::find(seen, folded) != seen.end())
+        error(item, "duplicate channel " + backticked(c.name) + " in `irc.channels`");
+      seen.push_back(folded);
+      out.push_back(std::move(c));
+    }
+  }
+
+  void read_notify_events(const scope& s, std::vector<std::string>& out) {
+    std::vector<std::string> events;
+    auto names = strings_at(s, "notify_events", [&](const std::string& name, const toml::node& at) {
+      auto canonical = core::canonical_notify_event(name);
+      if (canonical) {
+        if (std::ranges::find(events, *canonical) == events.end()) events.push_back(*canonical);
+        return;
+      }
+      auto valid = core::notify_event_names();
+      std::string message = "unknown notify event " + backticked(name) + " in `irc.notify_events`";
+      if (auto near = closest(name, valid)) message += "; did you mean `" + *near + "`?";
+      message += " Valid events:";
+      for (std::size_t i = 0; i < valid.size(); ++i) message += (i ? ", " : " ") + valid[i];
+      error(at, std::move(message));
+    });
+    if (names) out = std::move(events);
+  }
+
+  void read_authz(const scope& s, authz_section& authz) {
+    check_keys(s, authz_keys);
+    auto list = [&](std::string_view key, std::vector<std::string>& into) {
+      std::string name = s.key(key);
+      auto v = strings_at(s, key, [&](const std::string& entry, const toml::node& at) {
+        if (entry.empty())
+          error(at, "empty entry in `" + name + "`");
+        else if (entry == "account:")
+          error(at, "`account:` in `" + name + "` needs an account name");
+      });
+      if (v) into = std::move(*v);
+    };
+    list("force", authz.force);
+    list("stop", authz.stop);
+    list("shutdown", authz.shutdown);
+  }
+
+  // The tables of `[[key]]`; anything else is reported.
+  std::vector<const toml::table*> tables_at(const scope& s, std::string_view key) {
+    std::vector<const toml::table*> out;
+    const auto* n = s.table.get(key);
+    if (!n) return out;
+    std::string name = s.key(key);
+    const auto* a = n->as_array();
+    if (!a) {
+      wrong_type(*n, "an array of tables ([[" + name + "]])", name);
+      return out;
+    }
+    for (const toml::node& item : *a) {
+      if (const auto* t = item.as_table())
+        out.push_back(t);
+      else
+        wrong_type(item, "a table in [[" + name + "]]", name);
+    }
+    return out;
+  }
+
+  void read_builders(const scope& root, std::vector<builder>& out) {
+    std::map<std::string, int> first_line;
+    for (const toml::table* t : tables_at(root, "builder")) {
+      scope s{*t, "builder"};
+      check_keys(s, builder_keys);
+      builder b;
+      const toml::node* name_at = nullptr;
+      if (auto name = string_at(s, "name", &name_at)) {
+        b.name = *name;
+        if (b.name.empty()) {
+          error(*name_at, "`builder.name` must not be empty");
+        } else if (!valid_builder_name(b.name)) {
+          error(*name_at, "invalid builder name " + backticked(b.name) +
+                              ": use letters, digits, `.`, `_` and `-` (not `.` or `..` alone)");
+        } else if (auto [it, fresh] =
+                       first_line.emplace(b.name, static_cast<int>(name_at->source().begin.line));
+                   !fresh) {
+          error(*name_at, "duplicate builder name " + backticked(b.name) + " (first defined at line " +
+                              std::to_string(it->second) + ")");
+        }
+      } else if (!name_at) {
+        missing(*t, "name", "builder");
+      }
+      if (auto v = string_at(s, "description")) b.description = *v;
+      if (auto v = non_empty_strings_at(s, "tags")) b.tags = std::move(*v);
+      if (auto v = int_at(s, "max_builds", 1)) b.max_builds = *v;
+      b.env = env_at(s, "env");
+      read_steps(s, b);
+      out.push_back(std::move(b));
+    }
+  }
+
+  void read_steps(const scope& s, builder& b) {
+    auto tables = tables_at(s, "step");
+    if (tables.empty() && (!s.table.get("step") || s.table.get("step")->is_array())) {
+      const toml::node& at = s.table.get("step") ? *s.table.get("step") : s.table;
+      std::string who = b.name.empty() ? "builder" : "builder " + backticked(b.name);
+      error(at, who + " needs at least one [[builder.step]]");
+    }
+    std::set<std::string> seen;
+    for (const toml::table* t : tables) {
+      scope ss{*t, "builder.step"};
+      check_keys(ss, step_keys);
+      step st;
+      const toml::node* name_at = nullptr;
+      if (auto name = string_at(ss, "name", &name_at)) {
+        st.name = *name;
+        if (st.name.empty()) error(*name_at, "`builder.step.name` must not be empty");
+        if (has_any_of(st.name, line_breaks_or_nul))
+          error(*name_at, "`builder.step.name` must not contain line breaks or NUL");
+      } else if (!name_at) {
+        st.name = "step" + std::to_string(b.steps.size() + 1);
+      }
+      if (!st.name.empty() && !seen.insert(st.name).second)
+        error(name_at ? *name_at : static_cast<const toml::node&>(*t),
+              "duplicate step name " + backticked(st.name) + " in builder " + backticked(b.name));
+      read_command(ss, st);
+      if (auto v = seconds_at(ss, "timeout")) st.timeout = *v;
+      read_exit_codes(ss, st.warning_exit_codes);
+      if (auto v = bool_at(ss, "halt_on_failure")) st.halt_on_failure = *v;
+      if (auto v = string_at(ss, "workdir")) st.workdir = *v;
+      st.env = env_at(ss, "env");
+      b.steps.push_back(std::move(st));
+    }
+  }
+
+  void read_command(const scope& s, step& st) {
+    const auto* n = s.table.get("command");
+    if (!n) {
+      missing(s.table, "command", "builder.step");
+      return;
+    }
+    constexpr std::string_view nul("\0", 1);
+    if (const auto* str = n->as_string()) {
+      if (str->get().empty()) error(*n, "`builder.step.command` must not be empty");
+      if (has_any_of(str->get(), nul)) error(*n, "`builder.step.command` must not contain NUL");
+      st.command = str->get();
+      return;
+    }
+    const auto* a = n->as_array();
+    if (!a) {
+      wrong_type(*n, "a string or an array of strings", "builder.step.command");
+      return;
+    }
+    if (a->empty()) error(*n, "`builder.step.command` must not be empty");
+    std::vector<std::string> argv;
+    for (const toml::node& item : *a) {
+      const auto* str = item.as_string();
+      if (!str) {
+        error(item, "expected a string in `builder.step.command`, got " + type_name(item.type()));
+        continue;
+      }
+      if (argv.empty() && str->get().empty())
+        error(item, "the program (first item) of `builder.step.command` must not be empty");
+      if (has_any_of(str->get(), nul)) error(item, "`builder.step.command` must not contain NUL");
+      argv.push_back(str->get());
+    }
+    st.command = std::move(argv);
+  }
+
+  void read_exit_codes(const scope& s, std::vector<int>& out) {
+    const auto* n = s.table.get("warning_exit_codes");
+    if (!n) return;
+    const auto* a = n->as_array();
+    if (!a) {
+      wrong_type(*n, "an array of integers", "builder.step.warning_exit_codes");
+      return;
+    }
+    for (const toml::node& item : *a) {
+      const auto* v = item.as_integer();
+      if (!v)
+        error(item,
+              "expected an integer in `builder.step.warning_exit_codes`, got " + type_name(item.type()));
+      else if (in_range(item, v->get(), 0, 255, "builder.step.warning_exit_codes"))
+        out.push_back(static_cast<int>(v->get()));
+    }
+  }
+
+  std::string file_;
+  fs::path base_dir_;
+  std::vector<diagnostic> diagnostics_;
+};
+
+std::string join(const std::vector<diagnostic>& ds) {
+  std::string out;
+  for (const auto& d : ds) {
+    if (!out.empty()) out += '\n';
+    out += to_string(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+const builder* config::find_builder(std::string_view name) const {
+  auto it = std::ranges::find(builders, name, &builder::name);
+  return it == builders.end() ? nullptr : &*it;
+}
+
+std::string to_string(const diagnostic& d) {
+  return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message;
+}
+
+config_error::config_error(std::vector<diagnostic> d)
+    : std::runtime_error(join(d)), diagnostics_(std::move(d)) {}
+
+config parse(std::string_view text, const std::filesystem::path& name) {
+  std::string file = name.string();
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view(file));
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    throw config_error(
+        {{file, static_cast<int>(at.line), static_cast<int>(at.column), std::string(e.description())}});
+  }
+
+  std::error_code ec;
+  fs::path absolute = fs::absolute(name, ec);
+  fs::path base_dir = ec || name.empty() ? fs::current_path() : absolute.parent_path();
+
+  config out;
+  out.file = name;
+  reader r(file, base_dir);
+  r.read(root, out);
+  if (auto ds = r.take_diagnostics(); !ds.empty()) throw config_error(std::move(ds));
+  return out;
+}
+
+config load(const std::filesystem::path& file) {
+  auto contents = read_file(file);
+  if (const int* err = std::get_if<int>(&contents))
+    throw config_error({{file.string(), 1, 1, "cannot read: " + error_text(*err)}});
+  return parse(std::get<std::string>(contents), file);
+}
+
+}  // namespace herald::config

@@ -1,0 +1,123 @@
+// herald's configuration as typed structs, loaded from TOML and validated.
+// Every error names file:line:col; loading never half-succeeds.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/builder.hpp"
+
+namespace herald::config {
+
+using seconds = core::seconds;
+
+// A secret value: given in the file as itself, `env:NAME` or `file:PATH`.
+// Its text is only reachable through reveal(), so it cannot slip into a log.
+class secret {
+ public:
+  secret() = default;
+  explicit secret(std::string v) : value_(std::move(v)) {}
+  const std::string& reveal() const noexcept { return value_; }
+  bool empty() const noexcept { return value_.empty(); }
+
+ private:
+  std::string value_;
+};
+
+// A delay drawn uniformly from [min, max] each time it is used.
+struct delay_range {
+  seconds min{0};
+  seconds max{0};
+};
+
+struct herald_section {
+  std::string title = "herald";
+  std::string url = "http://127.0.0.1:8010/";
+  std::filesystem::path data_dir = "var";  // relative paths are relative to the config file
+  int max_builds = 4;                       // global cap on running builds
+  seconds stop_grace{5};                    // SIGTERM -> SIGKILL grace for stopped steps
+};
+
+struct channel {
+  std::string name;
+  std::string key;  // empty: none
+};
+
+struct irc_section {
+  bool enabled = false;  // true when an [irc] table is present
+  std::string host = "127.0.0.1";
+  int port = 6667;
+  bool tls = false;
+  bool tls_verify = true;
+  std::filesystem::path tls_ca_file;  // empty: system store
+  secret password;                    // server password (PASS)
+  std::string nick = "herald";
+  std::vector<std::string> alt_nicks;  // empty: nick + "_", nick + "__", ...
+  std::string username = "herald";
+  std::string realname = "herald build bot";
+  std::vector<channel> channels;
+  std::vector<std::string> notify_events = {};  // canonical names, validated
+  bool use_colors = false;
+  delay_range lost_delay{seconds{1}, seconds{5}};
+  delay_range failed_delay{seconds{45}, seconds{60}};
+  seconds reclaim_nick_interval{60};
+  int flood_burst = 4;             // lines sent back to back
+  double flood_rate = 1.0;         // lines per second after the burst
+  std::size_t max_queue = 10000;   // undelivered lines kept; older notifications dropped past this
+  seconds ping_interval{60};       // idle time before we PING the server
+  seconds ping_timeout{120};       // no traffic this long: reconnect
+  bool previous_builder_wide = false;  // "previous build" rule: same branch (default) or builder-wide
+};
+
+struct authz_section {
+  // Nicks, "account:NAME", or "nick!user@host" globs.
+  std::vector<std::string> force;
+  std::vector<std::string> stop;
+  std::vector<std::string> shutdown;
+};
+
+// Builders are core vocabulary (builds/ runs them without knowing this file).
+using command_line = core::command_line;
+using step = core::step_spec;
+using builder = core::builder_spec;
+
+struct config {
+  std::filesystem::path file;  // where it was loaded from
+  herald_section herald;
+  irc_section irc;
+  authz_section authz;
+  std::vector<builder> builders;
+
+  const builder* find_builder(std::string_view name) const;
+};
+
+struct diagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+// "file:line:col: message"
+std::string to_string(const diagnostic& d);
+
+class config_error : public std::runtime_error {
+ public:
+  explicit config_error(std::vector<diagnostic> d);
+  const std::vector<diagnostic>& diagnostics() const noexcept { return diagnostics_; }
+
+ private:
+  std::vector<diagnostic> diagnostics_;
+};
+
+// Loads and validates; throws config_error listing every problem found.
+config load(const std::filesystem::path& file);
+// Same, from text; `name` is used in diagnostics and to resolve relative paths.
+config parse(std::string_view text, const std::filesystem::path& name);
+
+}  // namespace herald::config

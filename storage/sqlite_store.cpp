@@ -1,0 +1,419 @@
+// SQLite implementation of storage::store: versioned migrations, and one writer
+// thread that commits queued writes in batched transactions.
+#include "storage/store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace herald::storage {
+namespace {
+
+using namespace std::chrono;
+
+// Each entry moves the schema from version i to i+1. Never edit a shipped one.
+constexpr const char* migrations[] = {
+    R"sql(
+    CREATE TABLE builds (
+      builder TEXT NOT NULL, number INTEGER NOT NULL,
+      state INTEGER NOT NULL, result INTEGER, text TEXT NOT NULL DEFAULT '',
+      branch TEXT NOT NULL DEFAULT '', revision TEXT NOT NULL DEFAULT '',
+      reason TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',
+      props TEXT NOT NULL DEFAULT '{}',
+      requested_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,
+      PRIMARY KEY (builder, number));
+    CREATE INDEX builds_by_branch ON builds (builder, branch, state, number);
+    CREATE TABLE steps (
+      builder TEXT NOT NULL, number INTEGER NOT NULL, idx INTEGER NOT NULL,
+      name TEXT NOT NULL, state INTEGER NOT NULL, result INTEGER, text TEXT NOT NULL DEFAULT '',
+      started_at INTEGER, finished_at INTEGER,
+      PRIMARY KEY (builder, number, idx));
+    CREATE TABLE logs (
+      seq INTEGER PRIMARY KEY, builder TEXT NOT NULL, number INTEGER NOT NULL,
+      step INTEGER NOT NULL, stream INTEGER NOT NULL, text TEXT NOT NULL);
+    CREATE INDEX logs_by_step ON logs (builder, number, step);
+    CREATE TABLE events (
+      seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, kind TEXT NOT NULL,
+      builder TEXT NOT NULL, number INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE notify (contact TEXT PRIMARY KEY, events TEXT NOT NULL);
+    )sql",
+};
+
+std::int64_t to_ms(core::time_point t) {
+  return duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+core::time_point from_ms(std::int64_t ms) { return core::time_point(duration_cast<core::clock::duration>(milliseconds(ms))); }
+
+std::optional<core::time_point> opt_time(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return from_ms(c.getInt64());
+}
+std::optional<core::result> opt_result(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return static_cast<core::result>(c.getInt());
+}
+
+std::string props_json(const core::properties& p) { return nlohmann::json(p).dump(); }
+core::properties props_from(const std::string& s) {
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_object()) return {};
+  return j.get<core::properties>();
+}
+
+constexpr const char* build_columns =
+    "builder, number, state, result, text, branch, revision, reason, owner, props, requested_at, "
+    "started_at, finished_at";
+
+core::build_record build_from(SQLite::Statement& q) {
+  core::build_record b;
+  b.request.builder = q.getColumn(0).getString();
+  b.number = q.getColumn(1).getInt64();
+  b.state = static_cast<core::build_state>(q.getColumn(2).getInt());
+  b.outcome = opt_result(q.getColumn(3));
+  b.text = q.getColumn(4).getString();
+  b.request.branch = q.getColumn(5).getString();
+  b.request.revision = q.getColumn(6).getString();
+  b.request.reason = q.getColumn(7).getString();
+  b.request.owner = q.getColumn(8).getString();
+  b.request.props = props_from(q.getColumn(9).getString());
+  b.requested_at = from_ms(q.getColumn(10).getInt64());
+  b.started_at = opt_time(q.getColumn(11));
+  b.finished_at = opt_time(q.getColumn(12));
+  return b;
+}
+
+class sqlite_store final : public store {
+ public:
+  sqlite_store(const std::filesystem::path& file, std::shared_ptr<spdlog::logger> log)
+      : log_(std::move(log)), db_(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
+    db_.exec("PRAGMA journal_mode=WAL");
+    db_.exec("PRAGMA synchronous=NORMAL");
+    db_.exec("PRAGMA foreign_keys=ON");
+    db_.setBusyTimeout(5000);
+    migrate();
+    writer_ = std::thread([this] { write_loop(); });
+  }
+
+  ~sqlite_store() override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_one();
+    writer_.join();
+  }
+
+  std::uint64_t last_seq() override {
+    std::lock_guard lock(db_mutex_);
+    SQLite::Statement q(db_, "SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT max(seq) FROM logs), 0))");
+    q.executeStep();
+    return static_cast<std::uint64_t>(q.getColumn(0).getInt64());
+  }
+
+  builder_history history(const std::string& builder) override {
+    std::lock_guard lock(db_mutex_);
+    builder_history h;
+    {
+      SQLite::Statement q(db_, "SELECT coalesce(max(number), 0) FROM builds WHERE builder = ?");
+      q.bind(1, builder);
+      q.executeStep();
+      h.last_number = q.getColumn(0).getInt64();
+    }
+    {
+      SQLite::Statement q(db_, std::string("SELECT ") + build_columns +
+                                   " FROM builds WHERE builder = ? AND state = ? ORDER BY number DESC LIMIT 1");
+      q.bind(1, builder);
+      q.bind(2, static_cast<int>(core::build_state::finished));
+      if (q.executeStep()) {
+        h.last_finished = build_from(q);
+        load_steps(*h.last_finished);
+      }
+    }
+    {
+      // Latest finished non-RETRY build per branch; "finished" excludes running ones.
+      SQLite::Statement q(db_,
+                          "SELECT b.branch, b.result FROM builds b WHERE b.builder = ?1 AND b.number = ("
+                          " SELECT max(number) FROM builds c WHERE c.builder = ?1 AND c.branch = b.branch"
+                          " AND c.state = ?2 AND c.result IS NOT NULL AND c.result != ?3)");
+      q.bind(1, builder);
+      q.bind(2, static_cast<int>(core::build_state::finished));
+      q.bind(3, static_cast<int>(core::result::retry));
+      while (q.executeStep())
+        h.last_result_by_branch[q.getColumn(0).getString()] = static_cast<core::result>(q.getColumn(1).getInt());
+    }
+    {
+      SQLite::Statement q(db_,
+                          "SELECT result FROM builds WHERE builder = ? AND state = ? AND result IS NOT NULL"
+                          " AND result != ? ORDER BY number DESC LIMIT 1");
+      q.bind(1, builder);
+      q.bind(2, static_cast<int>(core::build_state::finished));
+      q.bind(3, static_cast<int>(core::result::retry));
+      if (q.executeStep()) h.last_result = static_cast<core::result>(q.getColumn(0).getInt());
+    }
+    return h;
+  }
+
+  std::vector<core::build_record> unfinished_builds() override {
+    std::lock_guard lock(db_mutex_);
+    std::vector<core::build_record> out;
+    SQLite::Statement q(db_, std::string("SELECT ") + build_columns +
+                                 " FROM builds WHERE state != ? ORDER BY requested_at, builder, number");
+    q.bind(1, static_cast<int>(core::build_state::finished));
+    while (q.executeStep()) out.push_back(build_from(q));
+    for (auto& b : out) load_steps(b);
+    return out;
+  }
+
+  std::optional<core::build_record> load_build(const std::string& builder, std::int64_t number) override {
+    std::lock_guard lock(db_mutex_);
+    SQLite::Statement q(db_, std::string("SELECT ") + build_columns + " FROM builds WHERE builder = ? AND number = ?");
+    q.bind(1, builder);
+    q.bind(2, number);
+    if (!q.executeStep()) return std::nullopt;
+    auto b = build_from(q);
+    load_steps(b);
+    return b;
+  }
+
+  std::string load_log(const std::string& builder, std::int64_t number, int step) override {
+    std::lock_guard lock(db_mutex_);
+    SQLite::Statement q(db_, "SELECT text FROM logs WHERE builder = ? AND number = ? AND step = ? ORDER BY seq");
+    q.bind(1, builder);
+    q.bind(2, number);
+    q.bind(3, step);
+    std::string out;
+    while (q.executeStep()) out += q.getColumn(0).getString();
+    return out;
+  }
+
+  std::map<std::string, std::vector<std::string>> notify_subscriptions() override {
+    std::lock_guard lock(db_mutex_);
+    std::map<std::string, std::vector<std::string>> out;
+    SQLite::Statement q(db_, "SELECT contact, events FROM notify");
+    while (q.executeStep()) {
+      auto j = nlohmann::json::parse(q.getColumn(1).getString(), nullptr, false);
+      out[q.getColumn(0).getString()] = j.is_array() ? j.get<std::vector<std::string>>() : std::vector<std::string>{};
+    }
+    return out;
+  }
+
+  void record(const core::event& e) override {
+    enqueue([e](sqlite_store& s) { std::visit([&s](const auto& ev) { s.write(ev); }, e); });
+  }
+
+  void save_notify(const std::string& contact, const std::vector<std::string>& events) override {
+    enqueue([contact, json = nlohmann::json(events).dump()](sqlite_store& s) {
+      SQLite::Statement q(s.db_, "INSERT INTO notify (contact, events) VALUES (?, ?) "
+                                 "ON CONFLICT (contact) DO UPDATE SET events = excluded.events");
+      q.bind(1, contact);
+      q.bind(2, json);
+      q.exec();
+    });
+  }
+
+  void flush() override {
+    std::promise<void> done;
+    auto f = done.get_future();
+    enqueue([&done](sqlite_store&) { done.set_value(); });
+    f.wait();
+  }
+
+ private:
+  using job = std::function<void(sqlite_store&)>;
+
+  void migrate() {
+    int version = db_.execAndGet("PRAGMA user_version").getInt();
+    constexpr int latest = static_cast<int>(std::size(migrations));
+    if (version > latest)
+      throw std::runtime_error("database schema version " + std::to_string(version) +
+                               " is newer than this herald understands (" + std::to_string(latest) + ")");
+    for (; version < latest; ++version) {
+      SQLite::Transaction t(db_);
+      db_.exec(migrations[version]);
+      db_.exec("PRAGMA user_version = " + std::to_string(version + 1));
+      t.commit();
+      log_->info("database migrated to schema version {}", version + 1);
+    }
+  }
+
+  void load_steps(core::build_record& b) {
+    SQLite::Statement q(db_, "SELECT idx, name, state, result, text, started_at, finished_at FROM steps "
+                             "WHERE builder = ? AND number = ? ORDER BY idx");
+    q.bind(1, b.request.builder);
+    q.bind(2, b.number);
+    while (q.executeStep()) {
+      core::step_record s;
+      s.index = q.getColumn(0).getInt();
+      s.name = q.getColumn(1).getString();
+      s.state = static_cast<core::build_state>(q.getColumn(2).getInt());
+      s.outcome = opt_result(q.getColumn(3));
+      s.text = q.getColumn(4).getString();
+      s.started_at = opt_time(q.getColumn(5));
+      s.finished_at = opt_time(q.getColumn(6));
+      b.steps.push_back(std::move(s));
+    }
+  }
+
+  void enqueue(job j) {
+    {
+      std::lock_guard lock(queue_mutex_);
+      queue_.push_back(std::move(j));
+    }
+    queue_cv_.notify_one();
+  }
+
+  void write_loop() {
+    for (;;) {
+      std::deque<job> batch;
+      {
+        std::unique_lock lock(queue_mutex_);
+        queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        batch.swap(queue_);
+      }
+      std::lock_guard lock(db_mutex_);
+      try {
+        SQLite::Transaction t(db_);
+        for (auto& j : batch) {
+          try {
+            j(*this);
+          } catch (const std::exception& ex) {
+            log_->error("storage write failed: {}", ex.what());
+          }
+        }
+        t.commit();
+      } catch (const std::exception& ex) {
+        log_->error("storage commit failed: {}", ex.what());
+      }
+    }
+  }
+
+  void add_event(const core::event_header& h, const char* kind, const nlohmann::json& data) {
+    auto& q = statement(ins_event_, "INSERT INTO events (seq, time, kind, builder, number, data) VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, static_cast<std::int64_t>(h.seq));
+    q.bind(2, to_ms(h.time));
+    q.bind(3, kind);
+    q.bind(4, h.builder);
+    q.bind(5, h.number);
+    q.bind(6, data.dump());
+    q.exec();
+  }
+
+  static nlohmann::json request_json(const core::build_request& r) {
+    return {{"branch", r.branch}, {"revision", r.revision}, {"reason", r.reason}, {"owner", r.owner}, {"props", r.props}};
+  }
+
+  void write(const core::build_requested& e) {
+    SQLite::Statement q(db_, "INSERT OR REPLACE INTO builds (builder, number, state, branch, revision, reason, owner, "
+                             "props, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, e.header.builder);
+    q.bind(2, e.header.number);
+    q.bind(3, static_cast<int>(core::build_state::pending));
+    q.bind(4, e.request.branch);
+    q.bind(5, e.request.revision);
+    q.bind(6, e.request.reason);
+    q.bind(7, e.request.owner);
+    q.bind(8, props_json(e.request.props));
+    q.bind(9, to_ms(e.header.time));
+    q.exec();
+    add_event(e.header, "build_requested", request_json(e.request));
+  }
+
+  void write(const core::build_started& e) {
+    auto& q = statement(upd_started_, "UPDATE builds SET state = ?, started_at = ? WHERE builder = ? AND number = ?");
+    q.bind(1, static_cast<int>(core::build_state::running));
+    q.bind(2, to_ms(e.header.time));
+    q.bind(3, e.header.builder);
+    q.bind(4, e.header.number);
+    q.exec();
+    add_event(e.header, "build_started", request_json(e.request));
+  }
+
+  void write(const core::step_started& e) {
+    auto& q = statement(ins_step_, "INSERT OR REPLACE INTO steps (builder, number, idx, name, state, started_at) "
+                                   "VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, e.header.builder);
+    q.bind(2, e.header.number);
+    q.bind(3, e.step);
+    q.bind(4, e.name);
+    q.bind(5, static_cast<int>(core::build_state::running));
+    q.bind(6, to_ms(e.header.time));
+    q.exec();
+    add_event(e.header, "step_started", {{"step", e.step}, {"name", e.name}});
+  }
+
+  void write(const core::log_appended& e) {
+    auto& q = statement(ins_log_, "INSERT INTO logs (seq, builder, number, step, stream, text) VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, static_cast<std::int64_t>(e.header.seq));
+    q.bind(2, e.header.builder);
+    q.bind(3, e.header.number);
+    q.bind(4, e.step);
+    q.bind(5, static_cast<int>(e.stream));
+    q.bind(6, e.text);
+    q.exec();
+  }
+
+  void write(const core::step_finished& e) {
+    auto& q = statement(upd_step_, "UPDATE steps SET state = ?, result = ?, text = ?, finished_at = ? "
+                                   "WHERE builder = ? AND number = ? AND idx = ?");
+    q.bind(1, static_cast<int>(core::build_state::finished));
+    q.bind(2, static_cast<int>(e.outcome));
+    q.bind(3, e.text);
+    q.bind(4, to_ms(e.header.time));
+    q.bind(5, e.header.builder);
+    q.bind(6, e.header.number);
+    q.bind(7, e.step);
+    q.exec();
+    add_event(e.header, "step_finished",
+              {{"step", e.step}, {"name", e.name}, {"result", core::result_name(e.outcome)}, {"text", e.text}});
+  }
+
+  void write(const core::build_finished& e) {
+    auto& q = statement(upd_finished_, "UPDATE builds SET state = ?, result = ?, text = ?, finished_at = ? "
+                                       "WHERE builder = ? AND number = ?");
+    q.bind(1, static_cast<int>(core::build_state::finished));
+    q.bind(2, static_cast<int>(e.outcome));
+    q.bind(3, e.text);
+    q.bind(4, to_ms(e.header.time));
+    q.bind(5, e.header.builder);
+    q.bind(6, e.header.number);
+    q.exec();
+    add_event(e.header, "build_finished", {{"result", core::result_name(e.outcome)}, {"text", e.text}});
+  }
+
+  // Hot statements are prepared once and reused.
+  SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
+    if (!slot) slot = std::make_unique<SQLite::Statement>(db_, sql);
+    slot->reset();
+    slot->clearBindings();
+    return *slot;
+  }
+
+  std::shared_ptr<spdlog::logger> log_;
+  SQLite::Database db_;
+  std::mutex db_mutex_;
+  std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<job> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace
+
+int schema_version() { return static_cast<int>(std::size(migrations)); }
+
+std::unique_ptr<store> open_sqlite(const std::filesystem::path& file, std::shared_ptr<spdlog::logger> log) {
+  return std::make_unique<sqlite_store>(file, std::move(log));
+}
+
+}  // namespace herald::storage

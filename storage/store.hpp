@@ -1,0 +1,51 @@
+// Persistence: the interface the rest of herald sees. Reads happen at start-up;
+// writes are queued and committed in batches off the event-loop thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/build.hpp"
+#include "core/event.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace herald::storage {
+
+using builder_history = core::builder_history;
+
+class store {
+ public:
+  virtual ~store() = default;
+
+  // ---- reads (blocking; start-up and rare queries)
+  virtual std::uint64_t last_seq() = 0;
+  virtual builder_history history(const std::string& builder) = 0;
+  // Builds left pending or running by the previous run, oldest first, with steps.
+  virtual std::vector<core::build_record> unfinished_builds() = 0;
+  virtual std::optional<core::build_record> load_build(const std::string& builder, std::int64_t number) = 0;
+  virtual std::string load_log(const std::string& builder, std::int64_t number, int step) = 0;
+  // contact -> notify events
+  virtual std::map<std::string, std::vector<std::string>> notify_subscriptions() = 0;
+
+  // ---- writes (queued; committed in batches)
+  virtual void record(const core::event& e) = 0;
+  virtual void save_notify(const std::string& contact, const std::vector<std::string>& events) = 0;
+  // Blocks until every queued write is committed.
+  virtual void flush() = 0;
+};
+
+// Opens (creating and migrating as needed) the SQLite database at `file`.
+std::unique_ptr<store> open_sqlite(const std::filesystem::path& file, std::shared_ptr<spdlog::logger> log);
+
+// The schema version this build of herald writes.
+int schema_version();
+
+}  // namespace herald::storage

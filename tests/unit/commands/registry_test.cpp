@@ -1,0 +1,184 @@
+#include "commands/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fakes.hpp"
+
+namespace herald::commands {
+namespace {
+
+using testing::command_harness;
+using lines = std::vector<std::string>;
+
+TEST(CommandRegistry, RepliesOnlyWhenAddressed) {
+  command_harness h;
+  EXPECT_TRUE(h.say("bob", "version").empty());
+  EXPECT_EQ(h.say("bob", "herald: version"), (lines{"herald " HERALD_TEST_VERSION}));
+  EXPECT_EQ(h.say("bob", "HERALD, version"), (lines{"herald " HERALD_TEST_VERSION}));
+  EXPECT_TRUE(h.say("bob", "heraldx: version").empty());
+}
+
+TEST(CommandRegistry, PrivateMessageIsTheWholeCommand) {
+  command_harness h;
+  h.say("bob", "version", "");
+  ASSERT_EQ(h.transport.sent.size(), 1u);
+  EXPECT_EQ(h.transport.sent[0].target, "bob");
+}
+
+TEST(CommandRegistry, RejectsUnknownCommand) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "herald: frobnicate now"), (lines{"Unknown command `frobnicate`. Try `help` or `commands`."}));
+}
+
+TEST(CommandRegistry, UnclosedQuoteGetsAHint) {
+  command_harness h;
+  auto r = h.say("alice", "herald: force build \"quick");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_NE(r[0].find("unclosed double quote"), std::string::npos);
+  EXPECT_TRUE(h.control.forced.empty());
+}
+
+TEST(CommandRegistry, HelpComesFromTheTable) {
+  command_harness h;
+  auto r = h.say("bob", "herald: help force");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(r[0].starts_with("Usage: force build [--branch=B]"));
+  EXPECT_EQ(h.say("bob", "herald: commands"),
+            (lines{"Commands: commands, force, help, last, list, notify, source, status, stop, version."}));
+}
+
+TEST(ForceCommand, QueuesWithOptionsAndReason) {
+  command_harness h;
+  auto r = h.say("alice", "herald: force build --branch=main --revision abc '--props=a=1,b=x\\,y' quick fix it now");
+  EXPECT_EQ(r, (lines{"Force build requested: #1 of `quick`."}));
+  ASSERT_EQ(h.control.forced.size(), 1u);
+  const auto& f = h.control.forced[0];
+  EXPECT_EQ(f.builder, "quick");
+  EXPECT_EQ(f.branch, "main");
+  EXPECT_EQ(f.revision, "abc");
+  EXPECT_EQ(f.reason, "fix it now");
+  EXPECT_EQ(f.owner, "alice");
+  EXPECT_EQ(f.props, (core::properties{{"a", "1"}, {"b", "x,y"}}));
+}
+
+TEST(ForceCommand, RefusedWithoutPermission) {
+  command_harness h;
+  EXPECT_EQ(h.say("mallory", "herald: force build quick"), (lines{"Sorry, you are not allowed to use `force`."}));
+  EXPECT_TRUE(h.control.forced.empty());
+}
+
+TEST(ForceCommand, MalformedPropsAreRefused) {
+  command_harness h;
+  auto r = h.say("alice", "herald: force build --props=novalue quick");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0], "Bad --props: expected name=value, got `novalue`.");
+  r = h.say("alice", "herald: force build --props=a-b=1 quick");
+  EXPECT_EQ(r[0], "Bad --props: `a-b` is not a property name (letters, digits and _).");
+  EXPECT_TRUE(h.control.forced.empty());
+}
+
+TEST(ForceCommand, PropsWithShellCharactersStayData) {
+  command_harness h;
+  h.say("alice", R"(herald: force build "--props=x=a;b $(touch p) `id` \"q\" 'q'" quick)");
+  ASSERT_EQ(h.control.forced.size(), 1u);
+  EXPECT_EQ(h.control.forced[0].props.at("x"), R"(a;b $(touch p) `id` "q" 'q')");
+}
+
+TEST(ForceCommand, UnknownBuilderAndUsage) {
+  command_harness h;
+  EXPECT_EQ(h.say("alice", "herald: force build nope"), (lines{"No such builder `nope`. Try `list builders`."}));
+  auto r = h.say("alice", "herald: force quick");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].starts_with("Usage: force build"));
+}
+
+TEST(StopCommand, StopsRunningBuilds) {
+  command_harness h;
+  h.control.running_builds["quick"] = {core::build_record{}};
+  h.control.running_builds["quick"][0].number = 7;
+  EXPECT_EQ(h.say("alice", "herald: stop build quick enough"), (lines{"Stop requested for build #7 of `quick`."}));
+  EXPECT_EQ(h.control.stops[0].second, "stopped by alice: enough");
+  EXPECT_EQ(h.say("alice", "herald: stop build broken"), (lines{"No build of `broken` is running."}));
+  EXPECT_EQ(h.say("bob", "herald: stop build quick"), (lines{"Sorry, you are not allowed to use `stop`."}));
+}
+
+TEST(NotifyCommand, ListOnOffAndPersist) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "herald: notify list"), (lines{"The following events are being notified: started, finished."}));
+  EXPECT_EQ(h.say("bob", "herald: notify on failure successToFailure"),
+            (lines{"The following events are being notified: started, finished, failure, successToFailure."}));
+  EXPECT_EQ(h.say("bob", "herald: notify off started"),
+            (lines{"The following events are being notified: finished, failure, successToFailure."}));
+  ASSERT_FALSE(h.persisted.empty());
+  EXPECT_EQ(h.persisted.back().first, "irc:#builds");
+  EXPECT_EQ(h.say("bob", "herald: notify off"), (lines{"No events are being notified."}));
+}
+
+TEST(NotifyCommand, BadEventListsValidOnes) {
+  command_harness h;
+  auto r = h.say("bob", "herald: notify on sucess");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].starts_with("Unknown event `sucess`. Valid events: started, finished, success,"));
+}
+
+TEST(NotifyCommand, PrivateContactHasItsOwnSet) {
+  command_harness h;
+  h.say("bob", "notify on failure", "");
+  EXPECT_EQ(h.transport.texts(), (lines{"The following events are being notified: failure."}));
+  EXPECT_EQ(h.say("bob", "herald: notify list"), (lines{"The following events are being notified: started, finished."}));
+}
+
+TEST(StatusCommand, IdleAndLast) {
+  command_harness h;
+  core::build_record b;
+  b.number = 3;
+  b.outcome = core::result::failure;
+  b.finished_at = core::clock::now() - std::chrono::minutes(5);
+  b.started_at = *b.finished_at - std::chrono::seconds(2);
+  h.control.last["broken"] = b;
+  EXPECT_EQ(h.say("bob", "herald: status"),
+            (lines{"`quick`: idle, no builds yet", "`broken`: idle, last build #3 5 minutes ago, failed"}));
+  EXPECT_EQ(h.say("bob", "herald: last broken"),
+            (lines{"Last build of `broken`: #3 failed, 5 minutes ago, took 2 seconds. http://ci.test/#/builders/broken/builds/3"}));
+  EXPECT_EQ(h.say("bob", "herald: last quick"), (lines{"`quick` has no finished builds yet."}));
+  EXPECT_EQ(h.say("bob", "herald: status nope"), (lines{"No such builder `nope`. Try `list builders`."}));
+}
+
+TEST(Announcements, FinishedGoesToSubscribedContactsOnce) {
+  command_harness h;
+  h.say("bob", "notify on failure", "");  // private contact bob wants failures only
+  h.transport.sent.clear();
+  core::build_finished f;
+  f.header.builder = "broken";
+  f.header.number = 4;
+  f.outcome = core::result::failure;
+  f.text = "step `s` failed (exit 2)";
+  h.chat.on_event(f);
+  ASSERT_EQ(h.transport.sent.size(), 2u);
+  for (const auto& m : h.transport.sent) {
+    EXPECT_EQ(m.text, "Build #4 of `broken` failed: step `s` failed (exit 2). http://ci.test/#/builders/broken/builds/4");
+    EXPECT_EQ(m.prio, bot::priority::notification);
+  }
+  EXPECT_EQ(h.transport.sent[0].id, "broken#4/finished/irc:#builds");
+  EXPECT_EQ(h.transport.sent[1].target, "bob");
+}
+
+TEST(Announcements, TransitionUsesSameBranchByDefault) {
+  command_harness h;
+  h.say("bob", "herald: notify off");
+  h.say("bob", "herald: notify on problem");
+  h.transport.sent.clear();
+  core::build_finished f;
+  f.header.builder = "quick";
+  f.header.number = 2;
+  f.outcome = core::result::failure;
+  f.previous_on_builder = core::result::success;  // another branch was green
+  h.chat.on_event(f);
+  EXPECT_TRUE(h.transport.sent.empty());
+  f.previous_on_branch = core::result::success;
+  h.chat.on_event(f);
+  EXPECT_EQ(h.transport.sent.size(), 1u);
+}
+
+}  // namespace
+}  // namespace herald::commands

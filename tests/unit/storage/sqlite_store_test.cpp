@@ -1,0 +1,108 @@
+#include "storage/store.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+namespace herald::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct temp_db {
+  fs::path dir = fs::temp_directory_path() / ("herald-store-" + std::to_string(::getpid()) + "-" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  temp_db() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~temp_db() { fs::remove_all(dir); }
+  std::unique_ptr<store> open() {
+    return open_sqlite(dir / "herald.db",
+                       std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
+  }
+};
+
+template <class E>
+E with_header(std::string builder, std::int64_t number, std::uint64_t seq) {
+  E e;
+  e.header.builder = std::move(builder);
+  e.header.number = number;
+  e.header.seq = seq;
+  e.header.time = core::clock::now();
+  return e;
+}
+
+void run_build(store& s, std::uint64_t& seq, std::string builder, std::int64_t number, std::string branch,
+               std::optional<core::result> outcome) {
+  auto rq = with_header<core::build_requested>(builder, number, ++seq);
+  rq.request.builder = builder;
+  rq.request.branch = branch;
+  rq.request.props = {{"x", "1;2"}};
+  s.record(rq);
+  s.record(with_header<core::build_started>(builder, number, ++seq));
+  auto st = with_header<core::step_started>(builder, number, ++seq);
+  st.name = "compile";
+  s.record(st);
+  auto log = with_header<core::log_appended>(builder, number, ++seq);
+  log.text = "hello\n";
+  s.record(log);
+  if (!outcome) return;
+  auto sf = with_header<core::step_finished>(builder, number, ++seq);
+  sf.name = "compile";
+  sf.outcome = *outcome;
+  s.record(sf);
+  auto f = with_header<core::build_finished>(builder, number, ++seq);
+  f.outcome = *outcome;
+  f.text = "done";
+  s.record(f);
+}
+
+TEST(SqliteStore, SurvivesReopen) {
+  temp_db db;
+  std::uint64_t seq = 0;
+  {
+    auto s = db.open();
+    run_build(*s, seq, "a", 1, "main", core::result::success);
+    run_build(*s, seq, "a", 2, "dev", core::result::failure);
+    run_build(*s, seq, "a", 3, "main", core::result::retry);
+    run_build(*s, seq, "a", 4, "main", std::nullopt);  // left running
+    s->save_notify("irc:#builds", {"started", "failure"});
+    s->flush();
+  }
+  auto s = db.open();
+  EXPECT_EQ(s->last_seq(), seq);
+  auto h = s->history("a");
+  EXPECT_EQ(h.last_number, 4);
+  ASSERT_TRUE(h.last_finished);
+  EXPECT_EQ(h.last_finished->number, 3);
+  EXPECT_EQ(h.last_result_by_branch.at("main"), core::result::success);  // RETRY does not count
+  EXPECT_EQ(h.last_result_by_branch.at("dev"), core::result::failure);
+  EXPECT_EQ(h.last_result, core::result::failure);
+  auto unfinished = s->unfinished_builds();
+  ASSERT_EQ(unfinished.size(), 1u);
+  EXPECT_EQ(unfinished[0].number, 4);
+  EXPECT_EQ(unfinished[0].state, core::build_state::running);
+  EXPECT_EQ(unfinished[0].request.props.at("x"), "1;2");
+  ASSERT_EQ(unfinished[0].steps.size(), 1u);
+  EXPECT_EQ(unfinished[0].steps[0].name, "compile");
+  EXPECT_EQ(s->load_log("a", 1, 0), "hello\n");
+  EXPECT_EQ(s->notify_subscriptions().at("irc:#builds"), (std::vector<std::string>{"started", "failure"}));
+  auto b2 = s->load_build("a", 2);
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(b2->outcome, core::result::failure);
+  EXPECT_EQ(b2->request.branch, "dev");
+}
+
+TEST(SqliteStore, NewDatabaseIsAtLatestSchema) {
+  temp_db db;
+  auto s = db.open();
+  EXPECT_EQ(s->last_seq(), 0u);
+  EXPECT_EQ(s->history("none").last_number, 0);
+  EXPECT_GE(schema_version(), 1);
+}
+
+}  // namespace
+}  // namespace herald::storage
