@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fakes.hpp"
+#include "tests/support/fakes.hpp"
 
 namespace herald::commands {
 namespace {
