@@ -111,7 +111,7 @@ def main():
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
         print(f"builds: {args.builds}")
         print(f"force -> finished notification (ms): p50 {p(0.5):.2f}  p90 {p(0.9):.2f}  "
-              f"p99 {p(0.99):.2f}  mean {statistics.mean(lat):.2f}  min {lat[0]:.2f}")
+              f"p99 {p(0.99):.2f}  mean {statistics.mean(lat):.2f}  min {lat[0]:.2f}  max {lat[-1]:.2f}")
         print(f"herald CPU per build (ms, own user+sys, children excluded): "
               f"{(cpu1 - cpu0) * 1000 / args.builds:.2f}")
         print(f"idle RSS with examples/demo.toml (MiB): {idle_rss / 1024:.1f}")

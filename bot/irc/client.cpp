@@ -18,7 +18,10 @@
 // bounds how long a confirmation waits and how much a server crash makes us send twice.
 #include "bot/irc/client.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <array>
 // At -O2, GCC's -Wnull-dereference fires inside Asio's executor comparison after
@@ -357,6 +360,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   // ---- reading -------------------------------------------------------------------
 
+  // Acknowledge at once rather than after the kernel's delayed-ACK timer: the
+  // server's Nagle would otherwise hold its next line to us (often the next
+  // command) until our ACK for the previous one (a PONG) arrives, about 40 ms.
+  // Linux clears the flag after use, so it is set again after every read.
+  static void quick_ack(tcp::socket& s) {
+    int one = 1;
+    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
+
   asio::awaitable<void> reader(std::shared_ptr<connection> c) {
     std::array<char, 4096> buf{};
     line_reader lines;
@@ -380,6 +392,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         co_return;
       }
       last_rx_ = steady::now();
+      quick_ack(c->socket);
       lines.feed(std::string_view(buf.data(), n));
       while (auto line = lines.next()) {
         handle_line(c, *line);
