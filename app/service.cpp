@@ -47,10 +47,23 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
 
   bot::transport_events events;
   events.on_message = [&](const bot::incoming_message& m) { chat.on_message(m); };
-  events.on_delivered = [&](const std::string& id) { log->debug("delivered {}", id); };
-  events.on_dropped = [&](const std::string& id) { log->warn("notification {} dropped: queue full", id); };
+  // Announcements stay in the database until the server confirmed them, so a
+  // restart resends what was in flight.
+  if (cfg.irc.enabled)
+    chat.set_outbox([&](const bot::outgoing& m) { store->add_chat_message({m.id, m.target, m.text}); });
+  events.on_delivered = [&](const std::string& id) { store->remove_chat_message(id); };
+  events.on_dropped = [&](const std::string& id) {
+    log->warn("notification {} dropped: queue full", id);
+    store->remove_chat_message(id);
+  };
   irc.set_events(std::move(events));
   auto chat_sub = feed.subscribe([&](const core::event& e) { chat.on_event(e); });
+
+  std::vector<bot::outgoing> unconfirmed;
+  for (auto& m : store->chat_outbox())
+    unconfirmed.push_back({std::move(m.target), std::move(m.text), std::move(m.id), bot::priority::notification});
+  if (!unconfirmed.empty()) log->info("resending {} unconfirmed announcement(s) from the last run", unconfirmed.size());
+  chat.resend(unconfirmed);
 
   std::map<std::string, core::builder_history> history;
   for (const auto& b : cfg.builders) history[b.name] = store->history(b.name);

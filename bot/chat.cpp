@@ -58,6 +58,10 @@ void chat::on_message(const incoming_message& m) {
   on_command_(r);
 }
 
+void chat::resend(const std::vector<outgoing>& pending) {
+  for (const auto& m : pending) transport_.send(m);
+}
+
 void chat::reply(const contact& c, std::string_view text) {
   transport_.send(outgoing{c.target(), std::string(text), {}, priority::reply});
 }
@@ -101,7 +105,9 @@ void chat::announce(const std::string& builder, std::int64_t number, std::string
     auto c = contact::from_key(key);
     // One line per build, event and contact: the transport drops a confirmed repeat.
     std::string id = builder + "#" + std::to_string(number) + "/" + std::string(event) + "/" + key;
-    transport_.send(outgoing{c.target(), line, std::move(id), priority::notification});
+    outgoing msg{c.target(), line, std::move(id), priority::notification};
+    if (outbox_) outbox_(msg);
+    transport_.send(std::move(msg));
   }
 }
 

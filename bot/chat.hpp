@@ -45,6 +45,7 @@ class chat {
  public:
   using command_handler = std::function<void(const request&)>;
   using persist_handler = std::function<void(const std::string& key, const std::vector<std::string>& events)>;
+  using outbox_handler = std::function<void(const outgoing& announcement)>;
 
   chat(const config::config& cfg, transport& t, std::shared_ptr<spdlog::logger> log);
 
@@ -53,6 +54,11 @@ class chat {
   void restore_subscriptions(const std::map<std::string, std::vector<std::string>>& saved);
   void set_persist(persist_handler h) { persist_ = std::move(h); }
   void set_command_handler(command_handler h) { on_command_ = std::move(h); }
+  // Called with each announcement before it goes to the transport, so it can be
+  // kept until the transport confirms it (transport_events::on_delivered).
+  void set_outbox(outbox_handler h) { outbox_ = std::move(h); }
+  // Hands announcements an earlier run left unconfirmed to the transport again.
+  void resend(const std::vector<outgoing>& pending);
 
   // From the transport.
   void on_message(const incoming_message& m);
@@ -80,6 +86,7 @@ class chat {
   std::map<std::string, std::set<std::string>> subscriptions_;  // contact key -> events
   command_handler on_command_;
   persist_handler persist_;
+  outbox_handler outbox_;
 };
 
 }  // namespace herald::bot

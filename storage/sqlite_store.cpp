@@ -44,6 +44,11 @@ constexpr const char* migrations[] = {
       builder TEXT NOT NULL, number INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE TABLE notify (contact TEXT PRIMARY KEY, events TEXT NOT NULL);
     )sql",
+    R"sql(
+    CREATE TABLE chat_outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+      target TEXT NOT NULL, text TEXT NOT NULL);
+    )sql",
 };
 
 std::int64_t to_ms(core::time_point t) {
@@ -202,6 +207,32 @@ class sqlite_store final : public store {
       out[q.getColumn(0).getString()] = j.is_array() ? j.get<std::vector<std::string>>() : std::vector<std::string>{};
     }
     return out;
+  }
+
+  std::vector<chat_message> chat_outbox() override {
+    std::lock_guard lock(db_mutex_);
+    std::vector<chat_message> out;
+    SQLite::Statement q(db_, "SELECT id, target, text FROM chat_outbox ORDER BY seq");
+    while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+    return out;
+  }
+
+  void add_chat_message(const chat_message& m) override {
+    enqueue([m](sqlite_store& s) {
+      auto& q = s.statement(s.ins_chat_, "INSERT OR IGNORE INTO chat_outbox (id, target, text) VALUES (?, ?, ?)");
+      q.bind(1, m.id);
+      q.bind(2, m.target);
+      q.bind(3, m.text);
+      q.exec();
+    });
+  }
+
+  void remove_chat_message(const std::string& id) override {
+    enqueue([id](sqlite_store& s) {
+      auto& q = s.statement(s.del_chat_, "DELETE FROM chat_outbox WHERE id = ?");
+      q.bind(1, id);
+      q.exec();
+    });
   }
 
   void record(const core::event& e) override {
@@ -399,7 +430,7 @@ class sqlite_store final : public store {
   std::shared_ptr<spdlog::logger> log_;
   SQLite::Database db_;
   std::mutex db_mutex_;
-  std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_;
+  std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_, ins_chat_, del_chat_;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

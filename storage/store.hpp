@@ -21,6 +21,13 @@ namespace herald::storage {
 
 using builder_history = core::builder_history;
 
+// A chat announcement not yet confirmed by the chat server.
+struct chat_message {
+  std::string id;      // stable identity: builder#number/event/contact
+  std::string target;  // channel or nick
+  std::string text;
+};
+
 class store {
  public:
   virtual ~store() = default;
@@ -34,10 +41,14 @@ class store {
   virtual std::string load_log(const std::string& builder, std::int64_t number, int step) = 0;
   // contact -> notify events
   virtual std::map<std::string, std::vector<std::string>> notify_subscriptions() = 0;
+  // Announcements left unconfirmed by the previous run, oldest first.
+  virtual std::vector<chat_message> chat_outbox() = 0;
 
   // ---- writes (queued; committed in batches)
   virtual void record(const core::event& e) = 0;
   virtual void save_notify(const std::string& contact, const std::vector<std::string>& events) = 0;
+  virtual void add_chat_message(const chat_message& m) = 0;
+  virtual void remove_chat_message(const std::string& id) = 0;
   // Blocks until every queued write is committed.
   virtual void flush() = 0;
 };

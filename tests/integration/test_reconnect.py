@@ -79,6 +79,19 @@ class TestReconnect(HeraldTestCase):
         self.check_result_once(old, new, n)
         self.assertTrue(self.herald.running(), "herald died while the server was away")
 
+    def test_herald_killed_while_the_server_is_down(self):
+        """The announcement outlives herald itself: it was queued while the
+        server was away, herald is SIGKILLed, and the restarted herald still
+        delivers it, once."""
+        n = self.start_slow(2)
+        old = self.client
+        self.server_down()
+        time.sleep(3.5)  # finished; the announcement waits for the server
+        self.herald.kill()
+        self.herald.start()
+        new = self.server_up()
+        self.check_result_once(old, new, n)
+
     def test_storm_nothing_lost(self):
         """DESIGN.md "nothing lost, nothing twice": kill the server while
         herald has a backlog of announcements (flood control holds them back);

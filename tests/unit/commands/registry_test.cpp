@@ -163,6 +163,22 @@ TEST(Announcements, FinishedGoesToSubscribedContactsOnce) {
   EXPECT_EQ(h.transport.sent[1].target, "bob");
 }
 
+TEST(Announcements, GoToTheOutboxBeforeTheTransport) {
+  command_harness h;
+  std::vector<std::string> kept;
+  h.chat.set_outbox([&](const bot::outgoing& m) {
+    kept.push_back(m.id);
+    EXPECT_TRUE(h.transport.sent.empty()) << "sent before it was kept";
+  });
+  h.transport.sent.clear();
+  core::build_started s;
+  s.header.builder = "quick";
+  s.header.number = 1;
+  h.chat.on_event(s);
+  EXPECT_EQ(kept, (std::vector<std::string>{"quick#1/started/irc:#builds"}));
+  EXPECT_EQ(h.transport.texts(), (lines{"Build #1 of `quick` started."}));
+}
+
 TEST(Announcements, TransitionUsesSameBranchByDefault) {
   command_harness h;
   h.say("bob", "herald: notify off");

@@ -96,6 +96,25 @@ TEST(SqliteStore, SurvivesReopen) {
   EXPECT_EQ(b2->request.branch, "dev");
 }
 
+TEST(SqliteStore, ChatOutboxKeepsUnconfirmedInOrder) {
+  temp_db db;
+  {
+    auto s = db.open();
+    s->add_chat_message({"a#1/finished/irc:#x", "#x", "one"});
+    s->add_chat_message({"a#2/finished/irc:#x", "#x", "two"});
+    s->add_chat_message({"a#1/finished/irc:#x", "#x", "one again"});  // same id: kept once
+    s->add_chat_message({"a#3/finished/irc:bob", "bob", "three"});
+    s->remove_chat_message("a#2/finished/irc:#x");
+    s->flush();
+  }
+  auto s = db.open();
+  auto out = s->chat_outbox();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].id, "a#1/finished/irc:#x");
+  EXPECT_EQ(out[0].text, "one");
+  EXPECT_EQ(out[1].target, "bob");
+}
+
 TEST(SqliteStore, NewDatabaseIsAtLatestSchema) {
   temp_db db;
   auto s = db.open();
