@@ -38,7 +38,7 @@ struct delay_range {
 
 struct herald_section {
   std::string title = "herald";
-  std::string url = "http://127.0.0.1:8010/";
+  std::string url;  // base for links in messages; empty: no links
   std::filesystem::path data_dir = "var";  // relative paths are relative to the config file
   int max_builds = 4;                       // global cap on running builds
   seconds stop_grace{5};                    // SIGTERM -> SIGKILL grace for stopped steps

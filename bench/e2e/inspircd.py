@@ -25,7 +25,7 @@ class Inspircd:
 <admin name="bench" nick="bench" email="bench@localhost">
 <bind address="127.0.0.1" port="{self.port}" type="clients">
 <connect allow="*" commandrate="100000000" fakelag="no" resolvehostnames="no" useident="no"
-         limit="1000" localmax="1000" globalmax="1000" maxchans="100" threshold="1000"
+         limit="1000" localmax="1000" globalmax="1000" maxchans="100" threshold="100000000"
          pingfreq="120" hardsendq="10M" softsendq="10M" recvq="64K">
 <options casemapping="ascii">
 <performance clonesonconnect="no">
