@@ -40,9 +40,10 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
 
   bot::irc::client irc(io, cfg.irc, log);
   bot::chat chat(cfg, irc, log);
-  chat.restore_subscriptions(store->notify_subscriptions());
-  chat.set_persist([&](const std::string& key, const std::vector<std::string>& events) { store->save_notify(key, events); });
+  chat.restore(store->contacts());
+  chat.set_persist([&](const std::string& key, const std::string& state) { store->save_contact(key, state); });
   auto commands = commands::make_registry(log);
+  commands->set_audit([&](const storage::audit_entry& a) { store->record_audit(a); });
   chat.set_command_handler([&](const bot::request& r) { commands->dispatch(r, chat, master, cfg); });
 
   bot::transport_events events;
@@ -72,6 +73,14 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   if (cfg.irc.enabled) irc.start();
   log->info("herald started: {} builders, data in {}", cfg.builders.size(), cfg.herald.data_dir.string());
 
+  // A shutdown asked for by signal or by the `shutdown` command ends here.
+  master.set_on_shutdown([&] {
+    if (!cfg.irc.enabled) {
+      io.stop();
+      return;
+    }
+    irc.stop("herald shutting down", [&] { io.stop(); });
+  });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bool stopping = false;
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& e, int sig) {
@@ -82,15 +91,8 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
       return;
     }
     stopping = true;
-    log->info("signal {}: shutting down", sig);
     signals.async_wait(on_signal);
-    master.shutdown([&] {
-      if (!cfg.irc.enabled) {
-        io.stop();
-        return;
-      }
-      irc.stop("herald shutting down", [&] { io.stop(); });
-    });
+    master.shutdown("signal " + std::to_string(sig));
   };
   signals.async_wait(on_signal);
   io.run();

@@ -22,10 +22,11 @@ void BM_FanOutFinished(benchmark::State& state) {
   const auto channels = static_cast<int>(state.range(0));
   auto cfg = herald::testing::test_config();
   cfg.irc.channels.clear();
-  for (int i = 0; i < channels; ++i) cfg.irc.channels.push_back({"#chan" + std::to_string(i), ""});
+  cfg.irc.channels.resize(static_cast<std::size_t>(channels));
+  for (int i = 0; i < channels; ++i) cfg.irc.channels[static_cast<std::size_t>(i)].name = "#chan" + std::to_string(i);
   counting_transport t;
   herald::bot::chat chat(cfg, t, herald::testing::null_logger());
-  chat.restore_subscriptions({});
+  chat.restore({});
   herald::core::feed feed;
   auto sub = feed.subscribe([&](const herald::core::event& e) { chat.on_event(e); });
   std::int64_t n = 0;

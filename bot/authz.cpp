@@ -42,8 +42,9 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-bool rule_matches(std::string_view rule, const sender& who) {
+bool rule_matches(std::string_view rule, const sender& who, bool channel_operator) {
   if (rule == "*") return true;
+  if (rule == "@ops") return channel_operator;
   if (rule.starts_with("account:")) {
     auto account = rule.substr(8);
     return !who.account.empty() && irc_lower(account) == irc_lower(who.account);
@@ -56,9 +57,9 @@ bool rule_matches(std::string_view rule, const sender& who) {
   return irc_lower(rule) == irc_lower(who.nick);
 }
 
-bool allowed(const std::vector<std::string>& rules, const sender& who) {
+bool allowed(const std::vector<std::string>& rules, const sender& who, bool channel_operator) {
   for (const auto& r : rules)
-    if (rule_matches(r, who)) return true;
+    if (rule_matches(r, who, channel_operator)) return true;
   return false;
 }
 

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include "bot/authz.hpp"
 #include "core/transitions.hpp"
 
@@ -20,16 +23,50 @@ contact contact::from_key(std::string_view key) {
 chat::chat(const config::config& cfg, transport& t, std::shared_ptr<spdlog::logger> log)
     : cfg_(cfg), transport_(t), log_(std::move(log)), format_{cfg.herald.url, cfg.irc.use_colors} {}
 
-void chat::restore_subscriptions(const std::map<std::string, std::vector<std::string>>& saved) {
-  for (const auto& [key, events] : saved) {
-    auto& set = subscriptions_[key];
-    for (const auto& e : events)
-      if (auto name = core::canonical_notify_event(e)) set.insert(*name);
-  }
+chat::contact_entry& chat::entry(const contact& c) {
+  auto key = c.key();
+  auto it = contacts_.find(key);
+  if (it == contacts_.end()) it = contacts_.emplace(key, contact_entry{c, {}, false, std::nullopt, {}, nullptr}).first;
+  return it->second;
+}
+
+void chat::restore(const std::map<std::string, std::string>& saved) {
   for (const auto& ch : cfg_.irc.channels) {
-    auto key = contact{ch.name, {}}.key();
-    if (!saved.contains(key)) subscriptions_[key].insert(cfg_.irc.notify_events.begin(), cfg_.irc.notify_events.end());
+    auto& e = entry(contact{ch.name, {}});
+    e.configured = &ch;
+    const auto& events = ch.notify_events ? *ch.notify_events : cfg_.irc.notify_events;
+    e.events.insert(events.begin(), events.end());
   }
+  for (const auto& [key, text] : saved) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) {
+      log_->warn("ignoring unreadable saved settings of {}", key);
+      continue;
+    }
+    auto& e = entry(contact::from_key(key));
+    if (auto it = j.find("events"); it != j.end() && it->is_array()) {
+      e.events.clear();
+      for (const auto& name : *it)
+        if (name.is_string())
+          if (auto canonical = core::canonical_notify_event(name.get<std::string>())) e.events.insert(*canonical);
+    }
+    e.muted = j.value("muted", false);
+    if (auto it = j.find("joined"); it != j.end() && it->is_boolean()) e.joined = it->get<bool>();
+    e.channel_key = j.value("key", std::string{});
+    if (!e.who.is_channel() || !e.joined) continue;
+    if (*e.joined) transport_.join(e.who.channel, e.channel_key);
+    else transport_.part(e.who.channel, "");
+  }
+}
+
+void chat::save(const contact_entry& e) {
+  if (!persist_) return;
+  nlohmann::json j;
+  j["events"] = notify_events(e.who);
+  if (e.muted) j["muted"] = true;
+  if (e.joined) j["joined"] = *e.joined;
+  if (!e.channel_key.empty()) j["key"] = e.channel_key;
+  persist_(e.who.key(), j.dump());
 }
 
 std::optional<std::string> chat::addressed_to(std::string_view nick, std::string_view text) {
@@ -44,6 +81,7 @@ std::optional<std::string> chat::addressed_to(std::string_view nick, std::string
 void chat::on_message(const incoming_message& m) {
   request r;
   r.from = m.from;
+  r.channel_operator = m.channel_operator;
   if (m.channel.empty()) {
     r.where.nick = m.from.nick;
     r.text = m.text;
@@ -67,19 +105,60 @@ void chat::reply(const contact& c, std::string_view text) {
 }
 
 std::vector<std::string> chat::notify_events(const contact& c) const {
-  auto it = subscriptions_.find(c.key());
-  if (it == subscriptions_.end()) return {};
+  auto it = contacts_.find(c.key());
+  if (it == contacts_.end()) return {};
   // Report in the canonical order of `help notify`.
   std::vector<std::string> out;
   for (const auto& name : core::notify_event_names())
-    if (it->second.contains(name)) out.push_back(name);
+    if (it->second.events.contains(name)) out.push_back(name);
   return out;
 }
 
 void chat::set_notify_events(const contact& c, std::vector<std::string> events) {
-  auto key = c.key();
-  subscriptions_[key] = std::set<std::string>(events.begin(), events.end());
-  if (persist_) persist_(key, notify_events(c));
+  auto& e = entry(c);
+  e.events = std::set<std::string>(events.begin(), events.end());
+  save(e);
+}
+
+bool chat::muted(const contact& c) const {
+  auto it = contacts_.find(c.key());
+  return it != contacts_.end() && it->second.muted;
+}
+
+void chat::set_muted(const contact& c, bool muted) {
+  auto& e = entry(c);
+  e.muted = muted;
+  save(e);
+}
+
+void chat::join(const std::string& channel, const std::string& key) {
+  auto& e = entry(contact{channel, {}});
+  e.joined = true;
+  e.channel_key = key;
+  save(e);
+  transport_.join(channel, key);
+}
+
+void chat::leave(const std::string& channel, const std::string& reason) {
+  auto& e = entry(contact{channel, {}});
+  e.joined = false;
+  e.channel_key.clear();
+  save(e);
+  transport_.part(channel, reason);
+}
+
+void chat::watch(const contact& who, const std::string& builder, std::int64_t number) {
+  entry(who);
+  watches_[{builder, number}].insert(who.key());
+}
+
+bool chat::wants_builder(const contact_entry& e, const std::string& builder) const {
+  if (!e.configured || (e.configured->builders.empty() && e.configured->tags.empty())) return true;
+  if (std::ranges::find(e.configured->builders, builder) != e.configured->builders.end()) return true;
+  if (const auto* spec = cfg_.find_builder(builder))
+    for (const auto& tag : spec->tags)
+      if (std::ranges::find(e.configured->tags, tag) != e.configured->tags.end()) return true;
+  return false;
 }
 
 void chat::on_event(const core::event& e) {
@@ -87,28 +166,40 @@ void chat::on_event(const core::event& e) {
     announce(s->header.builder, s->header.number, "started", {"started"}, started_line(format_, *s));
   } else if (auto* f = std::get_if<core::build_finished>(&e)) {
     auto previous = cfg_.irc.previous_builder_wide ? f->previous_on_builder : f->previous_on_branch;
-    announce(f->header.builder, f->header.number, "finished", core::finished_events(f->outcome, previous),
-             finished_line(format_, *f));
+    auto line = finished_line(format_, *f);
+    auto told = announce(f->header.builder, f->header.number, "finished", core::finished_events(f->outcome, previous), line);
+    // Watchers hear the end once, even when their notify settings already told them.
+    auto w = watches_.extract({f->header.builder, f->header.number});
+    if (!w.empty())
+      for (const auto& key : w.mapped())
+        if (!told.contains(key))
+          if (auto it = contacts_.find(key); it != contacts_.end())
+            send_announcement(it->second, f->header.builder + "#" + std::to_string(f->header.number) + "/watch/" + key, line);
+  } else if (auto* w = std::get_if<core::worker_state>(&e)) {
+    announce(w->worker, static_cast<std::int64_t>(w->header.seq), w->online ? "worker-online" : "worker-offline", {"worker"}, worker_line(*w));
   }
 }
 
-void chat::announce(const std::string& builder, std::int64_t number, std::string_view event,
-                    const std::vector<std::string>& triggers, const std::string& line) {
-  for (const auto& [key, events] : subscriptions_) {
-    bool wanted = false;
-    for (const auto& t : triggers)
-      if (events.contains(t)) {
-        wanted = true;
-        break;
-      }
-    if (!wanted) continue;
-    auto c = contact::from_key(key);
+void chat::send_announcement(const contact_entry& e, std::string id, const std::string& line) {
+  outgoing msg{e.who.target(), line, std::move(id), priority::notification};
+  if (outbox_) outbox_(msg);
+  transport_.send(std::move(msg));
+}
+
+std::set<std::string> chat::announce(const std::string& builder, std::int64_t number, std::string_view event,
+                                     const std::vector<std::string>& triggers, const std::string& line) {
+  std::set<std::string> told;
+  for (const auto& item : contacts_) {
+    const auto& [key, e] = item;
+    const contact_entry& c = item.second;  // a structured binding cannot be captured by clang 14
+    if (c.muted || (c.joined && !*c.joined)) continue;
+    bool wanted = std::ranges::any_of(triggers, [&c](const std::string& t) { return c.events.contains(t); });
+    if (!wanted || !wants_builder(e, builder)) continue;
     // One line per build, event and contact: the transport drops a confirmed repeat.
-    std::string id = builder + "#" + std::to_string(number) + "/" + std::string(event) + "/" + key;
-    outgoing msg{c.target(), line, std::move(id), priority::notification};
-    if (outbox_) outbox_(msg);
-    transport_.send(std::move(msg));
+    send_announcement(e, builder + "#" + std::to_string(number) + "/" + std::string(event) + "/" + key, line);
+    told.insert(key);
   }
+  return told;
 }
 
 }  // namespace herald::bot

@@ -32,6 +32,12 @@ std::string finished_line(const format_options& o, const core::build_finished& e
   return line;
 }
 
+std::string worker_line(const core::worker_state& e) {
+  std::string line = fmt::format("Worker `{}` is {}", e.worker, e.online ? "online" : "offline");
+  if (!e.text.empty()) line += ": " + e.text;
+  return line + '.';
+}
+
 std::string human_duration(std::chrono::seconds d) {
   auto s = d.count();
   if (s < 0) s = 0;
@@ -48,19 +54,26 @@ std::chrono::seconds since(core::time_point then, core::time_point now) {
 }
 }  // namespace
 
-std::string status_line(const format_options& o, std::string_view builder,
+std::string status_line(const format_options& o, const core::builder_spec& builder,
                         const std::vector<core::build_record>& running, std::size_t pending,
                         const std::optional<core::build_record>& last, core::time_point now) {
-  std::string line = fmt::format("`{}`: ", builder);
+  std::string line = fmt::format("`{}`: ", builder.name);
+  // A good last build is the estimate for how long this one takes.
+  std::optional<std::chrono::seconds> typical;
+  if (last && last->outcome && core::is_good(*last->outcome) && last->started_at && last->finished_at)
+    typical = since(*last->started_at, *last->finished_at);
   if (!running.empty()) {
     std::vector<std::string> parts;
     for (const auto& b : running) {
-      std::string part = fmt::format("running build #{}", b.number);
-      if (!b.steps.empty()) part += fmt::format(" (step `{}`", b.steps.back().name);
-      else part += " (";
-      if (b.started_at) part += fmt::format("{}{} so far", b.steps.empty() ? "" : ", ", human_duration(since(*b.started_at, now)));
-      part += ")";
-      parts.push_back(std::move(part));
+      std::vector<std::string> progress;
+      if (!b.steps.empty())
+        progress.push_back(fmt::format("step {}/{} `{}`", b.steps.size(), builder.steps.size(), b.steps.back().name));
+      if (b.started_at) {
+        auto elapsed = since(*b.started_at, now);
+        progress.push_back(fmt::format("{} so far", human_duration(elapsed)));
+        if (typical && *typical > elapsed) progress.push_back(fmt::format("about {} left", human_duration(*typical - elapsed)));
+      }
+      parts.push_back(fmt::format("running build #{} ({})", b.number, fmt::join(progress, ", ")));
     }
     line += fmt::format("{}", fmt::join(parts, ", "));
   } else {

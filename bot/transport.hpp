@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace herald::bot {
 
@@ -20,6 +21,8 @@ struct incoming_message {
   std::string channel;  // empty for a private message
   sender from;
   std::string text;     // plain text, CTCP framing removed
+  // The sender is an operator (or higher) of `channel`, as the network says.
+  bool channel_operator = false;
 };
 
 enum class priority { reply, notification };
@@ -40,6 +43,8 @@ class transport {
   virtual void send(outgoing msg) = 0;
   virtual void join(const std::string& channel, const std::string& key) = 0;
   virtual void part(const std::string& channel, const std::string& reason) = 0;
+  // Channels we are in now (joined and not parted, kicked or disconnected).
+  virtual std::vector<std::string> joined_channels() const { return {}; }
 };
 
 // Callbacks a transport makes into the chat core, all on the event-loop thread.

@@ -125,11 +125,15 @@ void master::recover(const std::map<std::string, core::builder_history>& history
     b->spec = s->spec;
     queue_.push_back(std::move(b));
   }
+  core::worker_state online;
+  online.worker = "local";
+  online.online = true;
+  feed_.publish(std::move(online));
   start_ready();
 }
 
 std::int64_t master::force(core::build_request request) {
-  if (shutting_down_) throw request_error("herald is shutting down and starts no new builds");
+  if (shutdown_ != shutdown_state::none) throw request_error("herald is shutting down and starts no new builds");
   auto it = slots_.find(request.builder);
   if (it == slots_.end()) throw request_error("no such builder `" + request.builder + "`");
   for (const auto& [k, v] : request.props)
@@ -153,7 +157,7 @@ std::int64_t master::force(core::build_request request) {
 }
 
 void master::start_ready() {
-  if (shutting_down_) return;
+  if (shutdown_ != shutdown_state::none) return;
   for (auto it = queue_.begin(); it != queue_.end() && running_total_ < options_.max_builds;) {
     auto& s = slot((*it)->record.request.builder);
     if (static_cast<int>(s.running.size()) >= s.spec->max_builds) {
@@ -194,7 +198,7 @@ void master::run_step(const std::shared_ptr<active_build>& b, std::size_t index)
     finish(s, b->record, r, std::move(text));
     std::erase(s.running, b);
     --running_total_;
-    if (shutting_down_) maybe_done_shutting_down();
+    if (shutdown_ != shutdown_state::none) maybe_done_shutting_down();
     else start_ready();
     return;
   }
@@ -227,6 +231,7 @@ void master::run_step(const std::shared_ptr<active_build>& b, std::size_t index)
   spec.env["HERALD_BUILD_NUMBER"] = std::to_string(b->record.number);
   spec.env["HERALD_BRANCH"] = req.branch;
   spec.env["HERALD_REVISION"] = req.revision;
+  spec.env["HERALD_CODEBASE"] = req.codebase;
   spec.env["HERALD_REASON"] = req.reason;
   spec.env["HERALD_OWNER"] = req.owner;
   spec.env["HERALD_STEP"] = step.name;
@@ -353,22 +358,50 @@ std::vector<std::int64_t> master::stop(const std::string& builder, const std::st
   return stopped;
 }
 
-void master::shutdown(std::function<void()> done) {
-  shutting_down_ = true;
-  on_shutdown_done_ = std::move(done);
-  for (auto& [name, s] : slots_)
-    for (auto& b : s->running) {
-      if (b->stop_reason) continue;
-      b->stop_reason = "interrupted by shutdown";
-      b->interrupted = true;
-      b->timer.cancel();
-      if (b->child) b->child->terminate(options_.stop_grace);
-    }
+void master::request_shutdown(shutdown_state how, const std::string& why) {
+  if (how == shutdown_state::none || shutdown_done_) return;
+  if (shutdown_ != shutdown_state::immediate) shutdown_ = how;
+  log_->info("{} shutdown requested: {}", how == shutdown_state::clean ? "clean" : "immediate", why);
+  if (how == shutdown_state::immediate) {
+    for (auto& [name, s] : slots_)
+      for (auto& b : s->running) {
+        if (b->stop_reason) continue;
+        b->stop_reason = "interrupted by shutdown";
+        b->interrupted = true;
+        b->timer.cancel();
+        if (b->child) b->child->terminate(options_.stop_grace);
+      }
+  }
   maybe_done_shutting_down();
 }
 
+bool master::cancel_shutdown() {
+  if (shutdown_ != shutdown_state::clean || shutdown_done_) return false;
+  shutdown_ = shutdown_state::none;
+  log_->info("clean shutdown cancelled");
+  start_ready();
+  return true;
+}
+
 void master::maybe_done_shutting_down() {
-  if (running_total_ == 0 && on_shutdown_done_) std::exchange(on_shutdown_done_, nullptr)();
+  if (running_total_ != 0 || shutdown_done_) return;
+  shutdown_done_ = true;
+  core::worker_state ev;
+  ev.worker = "local";
+  ev.online = false;
+  ev.text = "herald is shutting down";
+  feed_.publish(std::move(ev));
+  if (on_shutdown_done_) std::exchange(on_shutdown_done_, nullptr)();
+}
+
+std::vector<worker_info> master::workers() const {
+  worker_info w;
+  w.name = "local";
+  w.slots = options_.max_builds;
+  w.online = !shutdown_done_;
+  for (const auto& [name, s] : slots_)
+    for (const auto& b : s->running) w.busy.emplace_back(name, b->record.number);
+  return {w};
 }
 
 std::vector<core::build_record> master::running(const std::string& builder) const {

@@ -35,6 +35,16 @@ class request_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+enum class shutdown_state { none, clean, immediate };
+
+// What the master runs builds on: today one local runner with slots.
+struct worker_info {
+  std::string name;
+  int slots = 0;
+  std::vector<std::pair<std::string, std::int64_t>> busy;  // (builder, number) running
+  bool online = true;
+};
+
 // What commands may ask of and do to the build master.
 class control {
  public:
@@ -49,6 +59,14 @@ class control {
   virtual std::vector<core::build_record> pending(const std::string& builder) const = 0;
   virtual std::optional<core::build_record> last_finished(const std::string& builder) const = 0;
   virtual bool accepting() const = 0;
+  virtual std::vector<worker_info> workers() const = 0;
+
+  // Clean shutdown: refuse new builds and stop once none runs. Immediate:
+  // interrupt running builds (EXCEPTION) and stop. Cancel: only a clean one.
+  virtual shutdown_state shutdown_status() const = 0;
+  virtual void request_shutdown(shutdown_state how, const std::string& why) = 0;
+  virtual bool cancel_shutdown() = 0;
+  virtual std::size_t running_count() const = 0;
 };
 
 struct master_options {
@@ -71,8 +89,10 @@ class master final : public control {
   void recover(const std::map<std::string, core::builder_history>& history,
                std::vector<core::build_record> unfinished);
 
-  // Refuses new builds, interrupts running ones, and calls `done` once none runs.
-  void shutdown(std::function<void()> done);
+  // Called once when a requested shutdown completes (no build runs any more).
+  void set_on_shutdown(std::function<void()> done) { on_shutdown_done_ = std::move(done); }
+  // Refuses new builds, interrupts running ones, and calls the shutdown handler once none runs.
+  void shutdown(const std::string& why) { request_shutdown(shutdown_state::immediate, why); }
 
   std::span<const core::builder_spec> builders() const override { return builders_; }
   const core::builder_spec* find_builder(std::string_view name) const override;
@@ -81,7 +101,12 @@ class master final : public control {
   std::vector<core::build_record> running(const std::string& builder) const override;
   std::vector<core::build_record> pending(const std::string& builder) const override;
   std::optional<core::build_record> last_finished(const std::string& builder) const override;
-  bool accepting() const override { return !shutting_down_; }
+  bool accepting() const override { return shutdown_ == shutdown_state::none; }
+  std::vector<worker_info> workers() const override;
+  shutdown_state shutdown_status() const override { return shutdown_; }
+  void request_shutdown(shutdown_state how, const std::string& why) override;
+  bool cancel_shutdown() override;
+  std::size_t running_count() const override { return static_cast<std::size_t>(running_total_); }
 
  private:
   struct active_build;
@@ -104,7 +129,8 @@ class master final : public control {
   std::map<std::string, std::unique_ptr<builder_slot>, std::less<>> slots_;
   std::deque<std::shared_ptr<active_build>> queue_;  // global FIFO of pending builds
   int running_total_ = 0;
-  bool shutting_down_ = false;
+  shutdown_state shutdown_ = shutdown_state::none;
+  bool shutdown_done_ = false;
   std::function<void()> on_shutdown_done_;
 };
 

@@ -43,9 +43,10 @@ core::properties parse_props(std::string_view text) {
 }  // namespace
 
 void add_force_command(registry& r) {
-  r.add({"force", "force build [--branch=B] [--revision=R] [--props=k=v,...] BUILDER [REASON...]",
-         "Starts a build of BUILDER. Properties reach the build's steps as HERALD_PROP_<NAME> environment variables.",
-         &config::authz_section::force, [](context& c) {
+  r.add({"force", "force build [--branch=B] [--revision=R] [--codebase=C] [--props=k=v,...] BUILDER [REASON...]",
+         "Starts a build of BUILDER. Branch, revision, codebase and properties reach the build's steps only as "
+         "environment variables (HERALD_BRANCH, HERALD_REVISION, HERALD_CODEBASE, HERALD_PROP_<NAME>).",
+         config::command_group::dangerous, [](context& c) {
            auto& a = c.args;
            if (a.empty() || a[0] != "build") throw usage_error();
            core::build_request req;
@@ -62,6 +63,7 @@ void add_force_command(registry& r) {
              }
              if (opt == "--branch") req.branch = value;
              else if (opt == "--revision") req.revision = value;
+             else if (opt == "--codebase") req.codebase = value;
              else if (opt == "--props") {
                for (auto& [k, v] : parse_props(value)) req.props[k] = v;
              } else {
@@ -69,16 +71,16 @@ void add_force_command(registry& r) {
              }
            }
            if (i >= a.size()) throw usage_error();
-           req.builder = a[i++];
-           if (!c.builds.find_builder(req.builder))
-             throw user_error(fmt::format("No such builder `{}`. Try `list builders`.", req.builder.substr(0, 40)));
+           req.builder = builder_named(c, a[i++]).name;
            for (; i < a.size(); ++i) req.reason += (req.reason.empty() ? "" : " ") + a[i];
            if (req.reason.empty()) req.reason = "forced from chat";
            req.owner = c.req.from.nick;
            auto builder = req.builder;
            auto number = c.builds.force(std::move(req));
            c.reply(fmt::format("Force build requested: #{} of `{}`.", number, builder));
-         }});
+         },
+         {{"build", "force build [--branch=B] [--revision=R] [--codebase=C] [--props=k=v,...] BUILDER [REASON...]",
+           "Options may also be given as `--branch B`. In --props, a backslash escapes `,` or `=` in a value."}}});
 }
 
 }  // namespace herald::commands

@@ -1,4 +1,4 @@
-// `version`, `source` and `list builders`.
+// `version` and `source`.
 #include <fmt/format.h>
 
 #include "commands/registry.hpp"
@@ -13,20 +13,18 @@
 namespace herald::commands {
 
 void add_info_commands(registry& r) {
-  r.add({"version", "version", "Shows herald's version.", nullptr, [](context& c) {
+  r.add({"version", "version", "Shows herald's version.", config::command_group::harmless,
+         [](context& c) {
            if (!c.args.empty()) throw usage_error();
            c.reply("herald " HERALD_VERSION);
-         }});
-  r.add({"source", "source", "Tells where herald's source code lives.", nullptr, [](context& c) {
+         },
+         {}});
+  r.add({"source", "source", "Tells where herald's source code lives.", config::command_group::harmless,
+         [](context& c) {
            if (!c.args.empty()) throw usage_error();
            c.reply("My source can be found at " HERALD_SOURCE_URL);
-         }});
-  r.add({"list", "list builders", "Lists the configured builders.", nullptr, [](context& c) {
-           if (c.args.size() != 1 || c.args[0] != "builders") throw usage_error();
-           std::vector<std::string> names;
-           for (const auto& b : c.builds.builders()) names.push_back(b.name);
-           c.reply(fmt::format("Configured builders: {}.", fmt::join(names, ", ")));
-         }});
+         },
+         {}});
 }
 
 }  // namespace herald::commands

@@ -18,10 +18,10 @@ void show(const context& c) {
 }  // namespace
 
 void add_notify_command(registry& r) {
-  r.add({"notify", "notify on|off|list [EVENT...]",
+  r.add({"notify", "notify on|off|on-quiet|off-quiet|list [EVENT...]",
          "Chooses which build events are announced here. Events: started, finished, success, warnings, failure, "
-         "exception, cancelled, problem, recovery, worse, better, and xToY such as successToFailure.",
-         nullptr, [](context& c) {
+         "exception, cancelled, problem, recovery, worse, better, worker, and xToY such as successToFailure.",
+         config::command_group::channel, [](context& c) {
            if (c.args.empty()) throw usage_error();
            const auto& action = c.args[0];
            if (action == "list") {
@@ -29,7 +29,9 @@ void add_notify_command(registry& r) {
              show(c);
              return;
            }
-           if (action != "on" && action != "off") throw usage_error();
+           bool quiet = action.ends_with("-quiet");
+           auto verb = quiet ? action.substr(0, action.size() - 6) : action;
+           if (verb != "on" && verb != "off") throw usage_error();
            std::vector<std::string> names;
            for (std::size_t i = 1; i < c.args.size(); ++i) {
              auto name = core::canonical_notify_event(c.args[i]);
@@ -39,7 +41,7 @@ void add_notify_command(registry& r) {
              names.push_back(*name);
            }
            auto current = c.chat.notify_events(c.req.where);
-           if (action == "on") {
+           if (verb == "on") {
              if (names.empty()) names = {"started", "finished"};
              for (auto& n : names)
                if (std::ranges::find(current, n) == current.end()) current.push_back(n);
@@ -49,8 +51,13 @@ void add_notify_command(registry& r) {
              std::erase_if(current, [&](const std::string& e) { return std::ranges::find(names, e) != names.end(); });
            }
            c.chat.set_notify_events(c.req.where, std::move(current));
-           show(c);
-         }});
+           if (!quiet) show(c);
+         },
+         {{"on", "notify on [EVENT...]", "Adds events (started and finished when none is given)."},
+          {"off", "notify off [EVENT...]", "Removes events (all when none is given)."},
+          {"on-quiet", "notify on-quiet [EVENT...]", "Like `notify on`, without the confirmation."},
+          {"off-quiet", "notify off-quiet [EVENT...]", "Like `notify off`, without the confirmation."},
+          {"list", "notify list", "Shows the events announced here."}}});
 }
 
 }  // namespace herald::commands

@@ -15,27 +15,32 @@ std::vector<std::string> selected(const context& c) {
     for (const auto& b : c.builds.builders()) out.push_back(b.name);
     return out;
   }
-  if (!c.builds.find_builder(c.args[0]))
-    throw user_error(fmt::format("No such builder `{}`. Try `list builders`.", c.args[0].substr(0, 40)));
-  out.push_back(c.args[0]);
+  out.push_back(builder_named(c, c.args[0]).name);
   return out;
 }
 
 }  // namespace
 
 void add_status_commands(registry& r) {
-  r.add({"status", "status [BUILDER|all]", "Shows what builders are doing and how their last build ended.", nullptr,
+  r.add({"status", "status [BUILDER|all]",
+         "Shows what builders are doing (running builds with their step and progress) and how their last build ended.",
+         config::command_group::harmless,
+         [](context& c) {
+           auto now = core::clock::now();
+           for (const auto& name : selected(c)) {
+             const auto* spec = c.builds.find_builder(name);
+             c.reply(bot::status_line(c.chat.format(), *spec, c.builds.running(name), c.builds.pending(name).size(),
+                                      c.builds.last_finished(name), now));
+           }
+         },
+         {}});
+  r.add({"last", "last [BUILDER|all]", "Shows the last finished build of a builder.", config::command_group::harmless,
          [](context& c) {
            auto now = core::clock::now();
            for (const auto& name : selected(c))
-             c.reply(bot::status_line(c.chat.format(), name, c.builds.running(name), c.builds.pending(name).size(),
-                                      c.builds.last_finished(name), now));
-         }});
-  r.add({"last", "last [BUILDER|all]", "Shows the last finished build of a builder.", nullptr, [](context& c) {
-           auto now = core::clock::now();
-           for (const auto& name : selected(c))
              c.reply(bot::last_line(c.chat.format(), name, c.builds.last_finished(name), now));
-         }});
+         },
+         {}});
 }
 
 }  // namespace herald::commands

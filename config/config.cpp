@@ -41,9 +41,17 @@ constexpr std::string_view irc_keys[] = {"host",         "port",
                                          "failed_delay", "reclaim_nick_interval",
                                          "flood_burst",  "flood_rate",
                                          "max_queue",    "ping_interval",
-                                         "ping_timeout", "previous_builder_wide"};
-constexpr std::string_view channel_keys[] = {"name", "key"};
-constexpr std::string_view authz_keys[] = {"force", "stop", "shutdown"};
+                                         "ping_timeout", "previous_builder_wide",
+                                         "sasl_mechanism", "sasl_username",
+                                         "sasl_password", "sasl_required",
+                                         "tls_client_cert", "tls_client_key",
+                                         "nickserv_password", "nickserv_name",
+                                         "notice_on_channel", "summarize_bursts"};
+constexpr std::string_view channel_keys[] = {"name", "key", "builders", "tags", "notify_events"};
+constexpr std::string_view command_names[] = {"force", "stop",  "shutdown", "join",   "leave",   "mute",
+                                              "unmute", "notify", "watch",  "status", "last",    "list",
+                                              "help",  "commands", "version", "source"};
+constexpr std::string_view authz_groups[] = {"dangerous", "harmless", "channel"};
 constexpr std::string_view builder_keys[] = {"name", "description", "tags", "max_builds", "env", "step"};
 constexpr std::string_view step_keys[] = {
     "name", "command", "timeout", "warning_exit_codes", "halt_on_failure", "workdir", "env"};
@@ -218,6 +226,8 @@ class reader {
     read_builders(top, out.builders);
     out.herald.data_dir = resolve(out.herald.data_dir);
     out.irc.tls_ca_file = resolve(out.irc.tls_ca_file);
+    out.irc.tls_client_cert = resolve(out.irc.tls_client_cert);
+    out.irc.tls_client_key = resolve(out.irc.tls_client_key);
   }
 
  private:
@@ -553,6 +563,59 @@ class reader {
     if (auto v = seconds_at(s, "ping_interval")) irc.ping_interval = *v;
     if (auto v = seconds_at(s, "ping_timeout")) irc.ping_timeout = *v;
     if (auto v = bool_at(s, "previous_builder_wide")) irc.previous_builder_wide = *v;
+    read_irc_identity(s, irc);
+  }
+
+  // SASL, client certificate and NickServ keys, checked together as they depend on each other.
+  void read_irc_identity(const scope& s, irc_section& irc) {
+    const toml::node* at = nullptr;
+    const toml::node* mechanism_at = nullptr;
+    if (auto v = string_at(s, "sasl_mechanism", &mechanism_at)) {
+      if (*v == "none" || *v == "plain" || *v == "external")
+        irc.sasl_mechanism = *v;
+      else
+        error(*mechanism_at, "unknown SASL mechanism " + backticked(*v) +
+                                 " in `irc.sasl_mechanism`: use \"none\", \"plain\" or \"external\"");
+    }
+    if (auto v = string_at(s, "sasl_username", &at)) {
+      if (v->empty() || has_any_of(*v, std::string_view(" \r\n\0", 4)))
+        error(*at, "`irc.sasl_username` must be non-empty, without spaces, line breaks or NUL");
+      irc.sasl_username = *v;
+    }
+    auto read_secret = [&](std::string_view key, secret& into) {
+      if (auto v = secret_at(s, key)) {
+        if (has_any_of(v->reveal(), line_breaks_or_nul))
+          error(*s.table.get(key), "`irc." + std::string(key) + "` must not contain line breaks or NUL");
+        else
+          into = std::move(*v);
+      }
+    };
+    read_secret("sasl_password", irc.sasl_password);
+    read_secret("nickserv_password", irc.nickserv_password);
+    if (auto v = bool_at(s, "sasl_required")) irc.sasl_required = *v;
+    if (auto v = path_at(s, "tls_client_cert")) irc.tls_client_cert = *v;
+    if (auto v = path_at(s, "tls_client_key")) irc.tls_client_key = *v;
+    if (auto v = string_at(s, "nickserv_name", &at)) {
+      if (auto problem = nick_problem(*v); v->empty() || problem)
+        error(*at, "invalid IRC nick " + backticked(*v) + " in `irc.nickserv_name`");
+      else
+        irc.nickserv_name = *v;
+    }
+    if (auto v = bool_at(s, "notice_on_channel")) irc.notice_on_channel = *v;
+    if (auto v = bool_at(s, "summarize_bursts")) irc.summarize_bursts = *v;
+
+    const toml::node& where = mechanism_at ? *mechanism_at : static_cast<const toml::node&>(s.table);
+    if (irc.sasl_mechanism == "plain" && irc.sasl_password.empty() && !s.table.get("sasl_password"))
+      error(where, "`irc.sasl_mechanism = \"plain\"` needs `irc.sasl_password`");
+    if (irc.sasl_mechanism == "external") {
+      if (!irc.tls) error(where, "`irc.sasl_mechanism = \"external\"` needs `irc.tls = true`");
+      if (irc.tls_client_cert.empty() && !s.table.get("tls_client_cert"))
+        error(where, "`irc.sasl_mechanism = \"external\"` needs `irc.tls_client_cert` (and its key)");
+    }
+    if (irc.sasl_required && irc.sasl_mechanism == "none")
+      error(*s.table.get("sasl_required"), "`irc.sasl_required = true` needs `irc.sasl_mechanism`");
+    if (!irc.tls_client_key.empty() && irc.tls_client_cert.empty() && !s.table.get("tls_client_cert"))
+      error(*s.table.get("tls_client_key"), "`irc.tls_client_key` needs `irc.tls_client_cert`");
   }
 
   void check_channel_name(const std::string& name, const toml::node& at) {
@@ -594,6 +657,13 @@ class reader {
             error(*key_at, "`irc.channels.key` must not contain spaces, commas, line breaks or NUL");
           c.key = *key;
         }
+        if (auto list = non_empty_strings_at(cs, "builders")) c.builders = std::move(*list);
+        if (auto list = non_empty_strings_at(cs, "tags")) c.tags = std::move(*list);
+        if (cs.table.get("notify_events")) {
+          std::vector<std::string> events;
+          read_notify_events(cs, events);
+          c.notify_events = std::move(events);
+        }
       } else {
         wrong_type(item, "a channel name or a { name, key } table", "irc.channels");
         continue;
@@ -610,6 +680,7 @@ class reader {
 
   void read_notify_events(const scope& s, std::vector<std::string>& out) {
     std::vector<std::string> events;
+    std::string where = s.key("notify_events");
     auto names = strings_at(s, "notify_events", [&](const std::string& name, const toml::node& at) {
       auto canonical = core::canonical_notify_event(name);
       if (canonical) {
@@ -617,7 +688,7 @@ class reader {
         return;
       }
       auto valid = core::notify_event_names();
-      std::string message = "unknown notify event " + backticked(name) + " in `irc.notify_events`";
+      std::string message = "unknown notify event " + backticked(name) + " in `" + where + "`";
       if (auto near = closest(name, valid)) message += "; did you mean `" + *near + "`?";
       message += " Valid events:";
       for (std::size_t i = 0; i < valid.size(); ++i) message += (i ? ", " : " ") + valid[i];
@@ -627,7 +698,9 @@ class reader {
   }
 
   void read_authz(const scope& s, authz_section& authz) {
-    check_keys(s, authz_keys);
+    std::vector<std::string_view> known(std::begin(command_names), std::end(command_names));
+    known.insert(known.end(), std::begin(authz_groups), std::end(authz_groups));
+    check_keys(s, known);
     auto list = [&](std::string_view key, std::vector<std::string>& into) {
       std::string name = s.key(key);
       auto v = strings_at(s, key, [&](const std::string& entry, const toml::node& at) {
@@ -635,12 +708,16 @@ class reader {
           error(at, "empty entry in `" + name + "`");
         else if (entry == "account:")
           error(at, "`account:` in `" + name + "` needs an account name");
+        else if (entry.starts_with('@') && entry != "@ops")
+          error(at, backticked(entry) + " in `" + name + "`: the only @ rule is `@ops` (channel operators)");
       });
       if (v) into = std::move(*v);
     };
-    list("force", authz.force);
-    list("stop", authz.stop);
-    list("shutdown", authz.shutdown);
+    for (auto command : command_names)
+      if (s.table.get(command)) list(command, authz.commands[std::string(command)]);
+    list("dangerous", authz.dangerous);
+    list("harmless", authz.harmless);
+    list("channel", authz.channel);
   }
 
   // The tables of `[[key]]`; anything else is reported.
@@ -796,6 +873,18 @@ std::string join(const std::vector<diagnostic>& ds) {
 }
 
 }  // namespace
+
+std::span<const std::string_view> authz_command_names() { return command_names; }
+
+const std::vector<std::string>& authz_section::rules_for(std::string_view command, command_group group) const {
+  if (auto it = commands.find(command); it != commands.end()) return it->second;
+  switch (group) {
+    case command_group::dangerous: return dangerous;
+    case command_group::channel: return channel;
+    case command_group::harmless: break;
+  }
+  return harmless;
+}
 
 const builder* config::find_builder(std::string_view name) const {
   auto it = std::ranges::find(builders, name, &builder::name);

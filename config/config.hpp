@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -47,6 +48,12 @@ struct herald_section {
 struct channel {
   std::string name;
   std::string key;  // empty: none
+  // Announce only builds of these builders / builders with one of these tags
+  // (both empty: every builder).
+  std::vector<std::string> builders;
+  std::vector<std::string> tags;
+  // Initial notify set for this channel; none: irc.notify_events.
+  std::optional<std::vector<std::string>> notify_events;
 };
 
 struct irc_section {
@@ -73,14 +80,40 @@ struct irc_section {
   seconds ping_interval{60};       // idle time before we PING the server
   seconds ping_timeout{120};       // no traffic this long: reconnect
   bool previous_builder_wide = false;  // "previous build" rule: same branch (default) or builder-wide
+  // SASL during registration: "none", "plain" (username + password) or "external" (the
+  // TLS client certificate).
+  std::string sasl_mechanism = "none";
+  std::string sasl_username;  // empty: nick
+  secret sasl_password;
+  bool sasl_required = false;  // refuse to go on unauthenticated: QUIT and retry later
+  std::filesystem::path tls_client_cert;  // PEM; relative to the config file
+  std::filesystem::path tls_client_key;   // PEM; empty: in tls_client_cert
+  secret nickserv_password;  // IDENTIFY after 001 when SASL was not used or failed
+  std::string nickserv_name = "NickServ";
+  bool notice_on_channel = false;  // notifications to channels as NOTICE (replies stay PRIVMSG)
+  // When flood control holds several one-line notifications for one target, send them
+  // joined with " · " on as few lines as fit, instead of one line each.
+  bool summarize_bursts = false;
 };
 
+// How much harm a chat command can do decides who may use it by default.
+enum class command_group { harmless, channel, dangerous };
+
+// Rules are nicks, "account:NAME", "nick!user@host" globs, "@ops" (operators
+// of the channel the command is used in) or "*" (anyone).
 struct authz_section {
-  // Nicks, "account:NAME", or "nick!user@host" globs.
-  std::vector<std::string> force;
-  std::vector<std::string> stop;
-  std::vector<std::string> shutdown;
+  // Rules for one command ("force", "join", ...); a command without its own
+  // list uses the list of its group.
+  std::map<std::string, std::vector<std::string>, std::less<>> commands;
+  std::vector<std::string> dangerous;           // force, stop, shutdown, join, leave: nobody
+  std::vector<std::string> harmless = {"*"};    // status, list, help, watch, ...: anyone
+  std::vector<std::string> channel = {"@ops"};  // mute, unmute, notify in a channel: its operators
+
+  const std::vector<std::string>& rules_for(std::string_view command, command_group group) const;
 };
+
+// Command names [authz] accepts as keys (the chat commands herald has).
+std::span<const std::string_view> authz_command_names();
 
 // Builders are core vocabulary (builds/ runs them without knowing this file).
 using command_line = core::command_line;

@@ -21,6 +21,7 @@ struct build_request {
   std::string builder;
   std::string branch;
   std::string revision;
+  std::string codebase;
   std::string reason;
   std::string owner;
   properties props;

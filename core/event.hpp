@@ -64,8 +64,16 @@ struct build_finished {
   std::optional<time_point> started_at;
 };
 
+// A worker (a place builds run; today the master's local runner) came or went.
+struct worker_state {
+  event_header header;  // builder empty, number 0
+  std::string worker;
+  bool online = true;
+  std::string text;  // why: "herald is shutting down"
+};
+
 using event = std::variant<build_requested, build_started, step_started, log_appended,
-                           step_finished, build_finished>;
+                           step_finished, build_finished, worker_state>;
 
 inline const event_header& header_of(const event& e) {
   return std::visit([](const auto& x) -> const event_header& { return x.header; }, e);

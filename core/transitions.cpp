@@ -22,7 +22,7 @@ std::string transition_name(result from, result to) {
 std::vector<std::string> make_names() {
   std::vector<std::string> names = {"started",   "finished", "success", "warnings",
                                     "failure",   "exception", "cancelled", "problem",
-                                    "recovery",  "worse",    "better"};
+                                    "recovery",  "worse",    "better",   "worker"};
   for (auto from : transition_results)
     for (auto to : transition_results)
       if (from != to) names.push_back(transition_name(from, to));

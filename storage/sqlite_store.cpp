@@ -49,6 +49,16 @@ constexpr const char* migrations[] = {
       seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
       target TEXT NOT NULL, text TEXT NOT NULL);
     )sql",
+    R"sql(
+    CREATE TABLE contacts (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+    INSERT INTO contacts (key, state) SELECT contact, json_object('events', json(events)) FROM notify;
+    DROP TABLE notify;
+    ALTER TABLE builds ADD COLUMN codebase TEXT NOT NULL DEFAULT '';
+    CREATE TABLE audit (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, command TEXT NOT NULL,
+      nick TEXT NOT NULL, account TEXT NOT NULL, mask TEXT NOT NULL, place TEXT NOT NULL,
+      text TEXT NOT NULL, outcome TEXT NOT NULL);
+    )sql",
 };
 
 std::int64_t to_ms(core::time_point t) {
@@ -74,7 +84,7 @@ core::properties props_from(const std::string& s) {
 
 constexpr const char* build_columns =
     "builder, number, state, result, text, branch, revision, reason, owner, props, requested_at, "
-    "started_at, finished_at";
+    "started_at, finished_at, codebase";
 
 core::build_record build_from(SQLite::Statement& q) {
   core::build_record b;
@@ -91,6 +101,7 @@ core::build_record build_from(SQLite::Statement& q) {
   b.requested_at = from_ms(q.getColumn(10).getInt64());
   b.started_at = opt_time(q.getColumn(11));
   b.finished_at = opt_time(q.getColumn(12));
+  b.request.codebase = q.getColumn(13).getString();
   return b;
 }
 
@@ -198,15 +209,41 @@ class sqlite_store final : public store {
     return out;
   }
 
-  std::map<std::string, std::vector<std::string>> notify_subscriptions() override {
+  std::map<std::string, std::string> contacts() override {
     std::lock_guard lock(db_mutex_);
-    std::map<std::string, std::vector<std::string>> out;
-    SQLite::Statement q(db_, "SELECT contact, events FROM notify");
-    while (q.executeStep()) {
-      auto j = nlohmann::json::parse(q.getColumn(1).getString(), nullptr, false);
-      out[q.getColumn(0).getString()] = j.is_array() ? j.get<std::vector<std::string>>() : std::vector<std::string>{};
-    }
+    std::map<std::string, std::string> out;
+    SQLite::Statement q(db_, "SELECT key, state FROM contacts");
+    while (q.executeStep()) out[q.getColumn(0).getString()] = q.getColumn(1).getString();
     return out;
+  }
+
+  std::vector<audit_entry> audit_log(std::size_t limit) override {
+    std::lock_guard lock(db_mutex_);
+    std::vector<audit_entry> out;
+    SQLite::Statement q(db_, "SELECT time, command, nick, account, mask, place, text, outcome FROM audit "
+                             "ORDER BY id DESC LIMIT ?");
+    q.bind(1, static_cast<std::int64_t>(limit));
+    while (q.executeStep())
+      out.push_back({from_ms(q.getColumn(0).getInt64()), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                     q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString(),
+                     q.getColumn(6).getString(), q.getColumn(7).getString()});
+    return out;
+  }
+
+  void record_audit(const audit_entry& a) override {
+    enqueue([a](sqlite_store& s) {
+      SQLite::Statement q(s.db_, "INSERT INTO audit (time, command, nick, account, mask, place, text, outcome) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, to_ms(a.time));
+      q.bind(2, a.command);
+      q.bind(3, a.nick);
+      q.bind(4, a.account);
+      q.bind(5, a.mask);
+      q.bind(6, a.place);
+      q.bind(7, a.text);
+      q.bind(8, a.outcome);
+      q.exec();
+    });
   }
 
   std::vector<chat_message> chat_outbox() override {
@@ -239,12 +276,12 @@ class sqlite_store final : public store {
     enqueue([e](sqlite_store& s) { std::visit([&s](const auto& ev) { s.write(ev); }, e); });
   }
 
-  void save_notify(const std::string& contact, const std::vector<std::string>& events) override {
-    enqueue([contact, json = nlohmann::json(events).dump()](sqlite_store& s) {
-      SQLite::Statement q(s.db_, "INSERT INTO notify (contact, events) VALUES (?, ?) "
-                                 "ON CONFLICT (contact) DO UPDATE SET events = excluded.events");
-      q.bind(1, contact);
-      q.bind(2, json);
+  void save_contact(const std::string& key, const std::string& state) override {
+    enqueue([key, state](sqlite_store& s) {
+      SQLite::Statement q(s.db_, "INSERT INTO contacts (key, state) VALUES (?, ?) "
+                                 "ON CONFLICT (key) DO UPDATE SET state = excluded.state");
+      q.bind(1, key);
+      q.bind(2, state);
       q.exec();
     });
   }
@@ -338,12 +375,13 @@ class sqlite_store final : public store {
   }
 
   static nlohmann::json request_json(const core::build_request& r) {
-    return {{"branch", r.branch}, {"revision", r.revision}, {"reason", r.reason}, {"owner", r.owner}, {"props", r.props}};
+    return {{"branch", r.branch},   {"revision", r.revision}, {"codebase", r.codebase},
+            {"reason", r.reason},   {"owner", r.owner},       {"props", r.props}};
   }
 
   void write(const core::build_requested& e) {
     SQLite::Statement q(db_, "INSERT OR REPLACE INTO builds (builder, number, state, branch, revision, reason, owner, "
-                             "props, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                             "props, requested_at, codebase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, e.header.builder);
     q.bind(2, e.header.number);
     q.bind(3, static_cast<int>(core::build_state::pending));
@@ -353,6 +391,7 @@ class sqlite_store final : public store {
     q.bind(7, e.request.owner);
     q.bind(8, props_json(e.request.props));
     q.bind(9, to_ms(e.header.time));
+    q.bind(10, e.request.codebase);
     q.exec();
     add_event(e.header, "build_requested", request_json(e.request));
   }
@@ -417,6 +456,10 @@ class sqlite_store final : public store {
     q.bind(6, e.header.number);
     q.exec();
     add_event(e.header, "build_finished", {{"result", core::result_name(e.outcome)}, {"text", e.text}});
+  }
+
+  void write(const core::worker_state& e) {
+    add_event(e.header, "worker_state", {{"worker", e.worker}, {"online", e.online}, {"text", e.text}});
   }
 
   // Hot statements are prepared once and reused.

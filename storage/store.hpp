@@ -28,6 +28,18 @@ struct chat_message {
   std::string text;
 };
 
+// A dangerous command someone used: who, as which account, where, what, when.
+struct audit_entry {
+  core::time_point time{};
+  std::string command;
+  std::string nick;
+  std::string account;  // empty: not logged in
+  std::string mask;     // nick!user@host
+  std::string place;    // channel, or "private"
+  std::string text;     // the whole command line
+  std::string outcome;  // "ran" or "denied"
+};
+
 class store {
  public:
   virtual ~store() = default;
@@ -39,14 +51,17 @@ class store {
   virtual std::vector<core::build_record> unfinished_builds() = 0;
   virtual std::optional<core::build_record> load_build(const std::string& builder, std::int64_t number) = 0;
   virtual std::string load_log(const std::string& builder, std::int64_t number, int step) = 0;
-  // contact -> notify events
-  virtual std::map<std::string, std::vector<std::string>> notify_subscriptions() = 0;
+  // Chat contact key -> its settings, as the chat core saved them (opaque text).
+  virtual std::map<std::string, std::string> contacts() = 0;
   // Announcements left unconfirmed by the previous run, oldest first.
   virtual std::vector<chat_message> chat_outbox() = 0;
 
   // ---- writes (queued; committed in batches)
   virtual void record(const core::event& e) = 0;
-  virtual void save_notify(const std::string& contact, const std::vector<std::string>& events) = 0;
+  virtual void save_contact(const std::string& key, const std::string& state) = 0;
+  virtual void record_audit(const audit_entry& a) = 0;
+  // Newest first.
+  virtual std::vector<audit_entry> audit_log(std::size_t limit) = 0;
   virtual void add_chat_message(const chat_message& m) = 0;
   virtual void remove_chat_message(const std::string& id) = 0;
   // Blocks until every queued write is committed.

@@ -1,12 +1,14 @@
 // The IRC transport: one connection to one server, on Boost.Asio (+ OpenSSL for TLS).
-// Registration, nick fallback and reclaim, reconnect and rejoin, flood control,
-// and delivery that counts a line only once the server confirmed it.
+// Registration (CAP, SASL, NickServ), nick fallback and reclaim, reconnect and rejoin,
+// flood control, identities and channel operators, and delivery that counts a line only
+// once the server confirmed it.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bot/transport.hpp"
 #include "config/config.hpp"
@@ -46,6 +48,7 @@ class client final : public transport {
   void send(outgoing msg) override;
   void join(const std::string& channel, const std::string& key) override;
   void part(const std::string& channel, const std::string& reason) override;
+  std::vector<std::string> joined_channels() const override;
 
   client_stats stats() const;
 

@@ -144,8 +144,11 @@ def procs_in(root, settle=3.0):
 class Ngircd:
     """One ngircd in the foreground on a free port, in its own temp folder."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, extra_conf=""):
+        """extra_conf: more config text appended to ngircd.conf (e.g. an
+        [SSL] section)."""
         self.port = port or free_port()
+        self.extra_conf = extra_conf
         self.dir = make_tmpdir("herald-ngircd-")
         self.include_dir = os.path.join(self.dir, "conf.d")
         os.mkdir(self.include_dir)
@@ -177,6 +180,8 @@ Ident = no
 PAM = no
 IncludeDir = {self.include_dir}
 """)
+            if self.extra_conf:
+                f.write("\n" + self.extra_conf + "\n")
         os.chmod(self.conf, 0o644)
 
     def start(self, timeout=5.0):
@@ -274,7 +279,7 @@ def toml_list(items):
 def herald_config(irc_port, data_dir, channels=("#builds",),
                   notify_events=("started", "finished"), force=("alice",),
                   stop=("alice",), shutdown=(), builders=DEFAULT_BUILDERS,
-                  extra_irc="", nick="herald"):
+                  extra_irc="", nick="herald", extra_authz=""):
     return f"""[herald]
 title = "Test CI"
 url = "http://ci.test/"
@@ -295,6 +300,7 @@ flood_rate = 2.0
 force = {toml_list(force)}
 stop = {toml_list(stop)}
 shutdown = {toml_list(shutdown)}
+{extra_authz}
 {builders}"""
 
 
@@ -492,7 +498,8 @@ class IrcClient:
             while wait > 0:  # keep reading (and answering PINGs) while pacing
                 self._pump(wait)
                 wait = self._last_send + self.SEND_INTERVAL - time.monotonic()
-        data = (line + "\r\n").encode()
+        # bytes go out as they are (tests of invalid UTF-8); str as UTF-8
+        data = line + b"\r\n" if isinstance(line, bytes) else (line + "\r\n").encode()
         self.sock.setblocking(True)
         try:
             self.sock.settimeout(5)

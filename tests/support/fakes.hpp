@@ -14,10 +14,12 @@ namespace herald::testing {
 struct recording_transport final : bot::transport {
   std::string nick = "herald";
   std::vector<bot::outgoing> sent;
+  std::vector<std::string> channels;  // joined, as join/part left them
   std::string current_nick() const override { return nick; }
   void send(bot::outgoing m) override { sent.push_back(std::move(m)); }
-  void join(const std::string&, const std::string&) override {}
-  void part(const std::string&, const std::string&) override {}
+  void join(const std::string& c, const std::string&) override { channels.push_back(c); }
+  void part(const std::string& c, const std::string&) override { std::erase(channels, c); }
+  std::vector<std::string> joined_channels() const override { return channels; }
   std::vector<std::string> texts() const {
     std::vector<std::string> out;
     for (const auto& m : sent) out.push_back(m.text);
@@ -59,7 +61,17 @@ struct fake_control final : builds::control {
     if (it == last.end()) return std::nullopt;
     return it->second;
   }
-  bool accepting() const override { return true; }
+  bool accepting() const override { return shutdown == builds::shutdown_state::none; }
+  std::vector<builds::worker_info> workers() const override { return {{"local", 4, {}, true}}; }
+  builds::shutdown_state shutdown = builds::shutdown_state::none;
+  builds::shutdown_state shutdown_status() const override { return shutdown; }
+  void request_shutdown(builds::shutdown_state how, const std::string&) override { shutdown = how; }
+  bool cancel_shutdown() override {
+    if (shutdown != builds::shutdown_state::clean) return false;
+    shutdown = builds::shutdown_state::none;
+    return true;
+  }
+  std::size_t running_count() const override { return 0; }
 };
 
 inline std::shared_ptr<spdlog::logger> null_logger() {
@@ -69,10 +81,11 @@ inline std::shared_ptr<spdlog::logger> null_logger() {
 inline config::config test_config() {
   config::config cfg;
   cfg.herald.url = "http://ci.test/";
-  cfg.irc.channels = {{"#builds", ""}};
+  cfg.irc.channels.resize(1);
+  cfg.irc.channels[0].name = "#builds";
   cfg.irc.notify_events = {"started", "finished"};
-  cfg.authz.force = {"alice"};
-  cfg.authz.stop = {"alice"};
+  cfg.authz.commands["force"] = {"alice"};
+  cfg.authz.commands["stop"] = {"alice"};
   for (auto name : {"quick", "broken"}) {
     core::builder_spec b;
     b.name = name;
@@ -89,19 +102,21 @@ struct command_harness {
   fake_control control;
   bot::chat chat{cfg, transport, null_logger()};
   std::unique_ptr<commands::registry> registry = commands::make_registry(null_logger());
-  std::vector<std::pair<std::string, std::vector<std::string>>> persisted;
+  std::vector<std::pair<std::string, std::string>> persisted;
+  std::vector<storage::audit_entry> audited;
 
   command_harness() {
     control.specs = cfg.builders;
-    chat.restore_subscriptions({});
+    chat.restore({});
     chat.set_command_handler([this](const bot::request& r) { registry->dispatch(r, chat, control, cfg); });
-    chat.set_persist([this](const std::string& k, const std::vector<std::string>& e) { persisted.emplace_back(k, e); });
+    chat.set_persist([this](const std::string& k, const std::string& state) { persisted.emplace_back(k, state); });
+    registry->set_audit([this](const storage::audit_entry& a) { audited.push_back(a); });
   }
 
   // Says `text` in #builds as `nick` and returns the replies.
-  std::vector<std::string> say(std::string nick, std::string text, std::string channel = "#builds") {
+  std::vector<std::string> say(std::string nick, std::string text, std::string channel = "#builds", bool op = false) {
     transport.sent.clear();
-    chat.on_message(bot::incoming_message{channel, bot::sender{nick, "user", "host", ""}, std::move(text)});
+    chat.on_message(bot::incoming_message{channel, bot::sender{nick, "user", "host", ""}, std::move(text), op});
     return transport.texts();
   }
 };

@@ -25,6 +25,11 @@ TEST(Authz, MaskRuleGlobs) {
   EXPECT_FALSE(allowed({"*!*@*"}, sender{"bob", "", "", ""}));
 }
 
+TEST(Authz, OpsRuleNeedsChannelOperator) {
+  EXPECT_TRUE(allowed({"@ops"}, sender{"carol", "", "", ""}, true));
+  EXPECT_FALSE(allowed({"@ops"}, sender{"carol", "", "", ""}, false));
+}
+
 TEST(Authz, StarAllowsEveryone) { EXPECT_TRUE(allowed({"*"}, sender{"x", "", "", ""})); }
 
 TEST(Glob, Basics) {

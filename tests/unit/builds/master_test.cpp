@@ -216,11 +216,49 @@ TEST(Master, ShutdownInterruptsAndRefusesNewBuilds) {
   harness h({builder("slow", {step("s", std::string("sleep 30"))})});
   h.m->force(req("slow"));
   bool done = false;
-  h.m->shutdown([&] { done = true; });
+  h.m->set_on_shutdown([&] { done = true; });
+  h.m->shutdown("test");
   EXPECT_THROW(h.m->force(req("slow")), request_error);
   h.run_until_finished(1);
   EXPECT_TRUE(done);
   EXPECT_EQ(h.finished().at(0).outcome, core::result::exception);
+}
+
+TEST(Master, CleanShutdownWaitsForRunningBuilds) {
+  harness h({builder("s", {step("s", std::string("sleep 0.3"))})});
+  h.m->force(req("s"));
+  bool done = false;
+  h.m->set_on_shutdown([&] { done = true; });
+  h.m->request_shutdown(shutdown_state::clean, "test");
+  EXPECT_FALSE(done);
+  EXPECT_THROW(h.m->force(req("s")), request_error);
+  h.run_until_finished(1);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(h.finished().at(0).outcome, core::result::success);
+}
+
+TEST(Master, CleanShutdownCanBeCancelled) {
+  harness h({builder("s", {step("s", std::string("sleep 0.2"))})});
+  h.m->force(req("s"));
+  bool done = false;
+  h.m->set_on_shutdown([&] { done = true; });
+  h.m->request_shutdown(shutdown_state::clean, "test");
+  EXPECT_TRUE(h.m->cancel_shutdown());
+  EXPECT_EQ(h.m->force(req("s")), 2);
+  h.run_until_finished(2);
+  EXPECT_FALSE(done);
+  EXPECT_EQ(h.m->shutdown_status(), shutdown_state::none);
+}
+
+TEST(Master, WorkersShowBusySlots) {
+  harness h({builder("s", {step("s", std::string("sleep 5"))})}, 3);
+  h.m->force(req("s"));
+  auto w = h.m->workers();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].slots, 3);
+  EXPECT_EQ(w[0].busy, (std::vector<std::pair<std::string, std::int64_t>>{{"s", 1}}));
+  h.m->stop("s", "done");
+  h.run_until_finished(1);
 }
 
 }  // namespace

@@ -44,7 +44,30 @@ TEST(CommandRegistry, HelpComesFromTheTable) {
   ASSERT_EQ(r.size(), 2u);
   EXPECT_TRUE(r[0].starts_with("Usage: force build [--branch=B]"));
   EXPECT_EQ(h.say("bob", "herald: commands"),
-            (lines{"Commands: commands, force, help, last, list, notify, source, status, stop, version."}));
+            (lines{"Commands: commands, force, help, join, last, leave, list, mute, notify, shutdown, source, status, "
+                   "stop, unmute, version, watch."}));
+}
+
+TEST(CommandRegistry, HelpForSubcommands) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "herald: help notify on-quiet"),
+            (lines{"Usage: notify on-quiet [EVENT...]", "Like `notify on`, without the confirmation."}));
+  auto r = h.say("bob", "herald: help notify sideways");
+  EXPECT_EQ(r, (lines{"`notify` has no subcommand `sideways`. Subcommands: on, off, on-quiet, off-quiet, list."}));
+}
+
+TEST(CommandRegistry, DangerousCommandsAreAudited) {
+  command_harness h;
+  h.say("alice", "herald: force build quick");
+  h.say("mallory", "herald: stop build quick");
+  h.say("bob", "herald: status");
+  ASSERT_EQ(h.audited.size(), 2u);
+  EXPECT_EQ(h.audited[0].command, "force");
+  EXPECT_EQ(h.audited[0].outcome, "ran");
+  EXPECT_EQ(h.audited[0].mask, "alice!user@host");
+  EXPECT_EQ(h.audited[0].place, "#builds");
+  EXPECT_EQ(h.audited[1].nick, "mallory");
+  EXPECT_EQ(h.audited[1].outcome, "denied");
 }
 
 TEST(ForceCommand, QueuesWithOptionsAndReason) {
@@ -104,19 +127,38 @@ TEST(StopCommand, StopsRunningBuilds) {
 
 TEST(NotifyCommand, ListOnOffAndPersist) {
   command_harness h;
-  EXPECT_EQ(h.say("bob", "herald: notify list"), (lines{"The following events are being notified: started, finished."}));
-  EXPECT_EQ(h.say("bob", "herald: notify on failure successToFailure"),
+  EXPECT_EQ(h.say("bob", "herald: notify list", "#builds", true), (lines{"The following events are being notified: started, finished."}));
+  EXPECT_EQ(h.say("bob", "herald: notify on failure successToFailure", "#builds", true),
             (lines{"The following events are being notified: started, finished, failure, successToFailure."}));
-  EXPECT_EQ(h.say("bob", "herald: notify off started"),
+  EXPECT_EQ(h.say("bob", "herald: notify off started", "#builds", true),
             (lines{"The following events are being notified: finished, failure, successToFailure."}));
   ASSERT_FALSE(h.persisted.empty());
   EXPECT_EQ(h.persisted.back().first, "irc:#builds");
-  EXPECT_EQ(h.say("bob", "herald: notify off"), (lines{"No events are being notified."}));
+  EXPECT_EQ(h.say("bob", "herald: notify off", "#builds", true), (lines{"No events are being notified."}));
+}
+
+TEST(NotifyCommand, ChannelNeedsOperatorButPrivateDoesNot) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "herald: notify on failure"),
+            (lines{"Sorry, you are not allowed to use `notify` in this channel."}));
+  EXPECT_EQ(h.say("bob", "herald: notify list"),
+            (lines{"Sorry, you are not allowed to use `notify` in this channel."}));
+  h.say("bob", "notify on failure", "");
+  EXPECT_EQ(h.transport.texts(), (lines{"The following events are being notified: failure."}));
+}
+
+TEST(NotifyCommand, QuietVariantsSayNothing) {
+  command_harness h;
+  EXPECT_TRUE(h.say("bob", "herald: notify on-quiet failure", "#builds", true).empty());
+  EXPECT_EQ(h.say("bob", "herald: notify list", "#builds", true),
+            (lines{"The following events are being notified: started, finished, failure."}));
+  EXPECT_TRUE(h.say("bob", "herald: notify off-quiet", "#builds", true).empty());
+  EXPECT_EQ(h.say("bob", "herald: notify list", "#builds", true), (lines{"No events are being notified."}));
 }
 
 TEST(NotifyCommand, BadEventListsValidOnes) {
   command_harness h;
-  auto r = h.say("bob", "herald: notify on sucess");
+  auto r = h.say("bob", "herald: notify on sucess", "#builds", true);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_TRUE(r[0].starts_with("Unknown event `sucess`. Valid events: started, finished, success,"));
 }
@@ -125,7 +167,92 @@ TEST(NotifyCommand, PrivateContactHasItsOwnSet) {
   command_harness h;
   h.say("bob", "notify on failure", "");
   EXPECT_EQ(h.transport.texts(), (lines{"The following events are being notified: failure."}));
-  EXPECT_EQ(h.say("bob", "herald: notify list"), (lines{"The following events are being notified: started, finished."}));
+  EXPECT_EQ(h.say("bob", "herald: notify list", "#builds", true),
+            (lines{"The following events are being notified: started, finished."}));
+}
+
+TEST(ChannelCommands, MuteSilencesAnnouncementsButNotReplies) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "herald: mute"), (lines{"Sorry, you are not allowed to use `mute` in this channel."}));
+  EXPECT_EQ(h.say("bob", "herald: mute", "#builds", true), (lines{"Muted: no announcements here until `unmute`."}));
+  h.transport.sent.clear();
+  core::build_started s;
+  s.header.builder = "quick";
+  s.header.number = 1;
+  h.chat.on_event(s);
+  EXPECT_TRUE(h.transport.sent.empty());
+  EXPECT_EQ(h.say("bob", "herald: version"), (lines{"herald " HERALD_TEST_VERSION}));
+  h.say("bob", "herald: unmute", "#builds", true);
+  h.transport.sent.clear();
+  h.chat.on_event(s);
+  EXPECT_EQ(h.transport.texts(), (lines{"Build #1 of `quick` started."}));
+  EXPECT_NE(h.persisted.back().second.find("\"events\""), std::string::npos);
+}
+
+TEST(ChannelCommands, JoinAndLeaveAreDangerousAndRemembered) {
+  command_harness h;
+  EXPECT_EQ(h.say("alice", "herald: join #ops"), (lines{"Sorry, you are not allowed to use `join`."}));
+  h.cfg.authz.commands["join"] = {"alice"};
+  h.cfg.authz.commands["leave"] = {"alice"};
+  EXPECT_EQ(h.say("alice", "herald: join #ops sekrit"), (lines{"Joining #ops."}));
+  EXPECT_EQ(h.transport.channels, (std::vector<std::string>{"#ops"}));
+  EXPECT_EQ(h.persisted.back(), (std::pair<std::string, std::string>{"irc:#ops", R"({"events":[],"joined":true,"key":"sekrit"})"}));
+  EXPECT_EQ(h.say("alice", "herald: leave #ops"), (lines{"Leaving #ops."}));
+  EXPECT_TRUE(h.transport.channels.empty());
+  EXPECT_EQ(h.say("alice", "herald: join ops"), (lines{"`ops` is not a channel name."}));
+}
+
+TEST(ChannelCommands, RestoreReplaysJoinsAndLeaves) {
+  command_harness h;
+  h.chat.restore({{"irc:#ops", R"({"events":["failure"],"joined":true,"key":"k"})"},
+                  {"irc:#builds", R"({"events":[],"joined":false})"}});
+  EXPECT_EQ(h.transport.channels, (std::vector<std::string>{"#ops"}));
+  EXPECT_EQ(h.chat.notify_events(bot::contact{"#ops", {}}), (std::vector<std::string>{"failure"}));
+}
+
+TEST(ListCommand, BuildersAndWorkers) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "herald: list builders"), (lines{"Configured builders: quick, broken."}));
+  EXPECT_EQ(h.say("bob", "herald: list 1 builders"), (lines{"Configured builders: quick. (1 of 2)"}));
+  EXPECT_EQ(h.say("bob", "herald: list all workers"), (lines{"Worker `local`: online, 4 slots, 0 busy"}));
+  EXPECT_TRUE(h.say("bob", "herald: list 0 builders")[0].starts_with("Usage: list"));
+}
+
+TEST(ShutdownCommand, StartCheckStop) {
+  command_harness h;
+  h.cfg.authz.commands["shutdown"] = {"alice"};
+  EXPECT_EQ(h.say("bob", "herald: shutdown now"), (lines{"Sorry, you are not allowed to use `shutdown`."}));
+  EXPECT_EQ(h.say("alice", "herald: shutdown check"), (lines{"No shutdown is in progress."}));
+  EXPECT_EQ(h.say("alice", "herald: shutdown start"),
+            (lines{"Clean shutdown started: herald stops once 0 running builds finish; new builds are refused."}));
+  EXPECT_EQ(h.say("alice", "herald: shutdown check"), (lines{"Clean shutdown in progress: waiting for 0 running builds."}));
+  EXPECT_EQ(h.say("alice", "herald: shutdown stop"), (lines{"Clean shutdown cancelled: builds are accepted again."}));
+  EXPECT_EQ(h.say("alice", "herald: shutdown stop"), (lines{"No clean shutdown to cancel."}));
+  EXPECT_EQ(h.say("alice", "herald: shutdown now"), (lines{"Shutting down now, interrupting 0 running builds."}));
+  EXPECT_EQ(h.control.shutdown, builds::shutdown_state::immediate);
+}
+
+TEST(WatchCommand, AnnouncesTheEndOnceToTheAsker) {
+  command_harness h;
+  EXPECT_EQ(h.say("bob", "watch quick", ""), (lines{"No build of `quick` is running."}));
+  core::build_record r;
+  r.number = 5;
+  h.control.running_builds["quick"] = {r};
+  EXPECT_EQ(h.say("bob", "watch quick", ""),
+            (lines{"Watching build #5 of `quick`: I will say here when it has finished."}));
+  h.transport.sent.clear();
+  core::build_finished f;
+  f.header.builder = "quick";
+  f.header.number = 5;
+  f.outcome = core::result::success;
+  h.chat.on_event(f);
+  // #builds hears it through notify, bob through the watch; each once.
+  ASSERT_EQ(h.transport.sent.size(), 2u);
+  EXPECT_EQ(h.transport.sent[1].target, "bob");
+  EXPECT_EQ(h.transport.sent[1].id, "quick#5/watch/irc:bob");
+  h.transport.sent.clear();
+  h.chat.on_event(f);
+  EXPECT_EQ(h.transport.sent.size(), 1u);  // the watch is over
 }
 
 TEST(StatusCommand, IdleAndLast) {
@@ -181,8 +308,8 @@ TEST(Announcements, GoToTheOutboxBeforeTheTransport) {
 
 TEST(Announcements, TransitionUsesSameBranchByDefault) {
   command_harness h;
-  h.say("bob", "herald: notify off");
-  h.say("bob", "herald: notify on problem");
+  h.say("bob", "herald: notify off", "#builds", true);
+  h.say("bob", "herald: notify on problem", "#builds", true);
   h.transport.sent.clear();
   core::build_finished f;
   f.header.builder = "quick";

@@ -118,9 +118,9 @@ TEST(Config, ParsesTheDesignExample) {
   EXPECT_FALSE(c.irc.use_colors);
   EXPECT_TRUE(c.irc.password.empty());
 
-  EXPECT_EQ(c.authz.force, std::vector<std::string>{"alice"});
-  EXPECT_EQ(c.authz.stop, std::vector<std::string>{"alice"});
-  EXPECT_TRUE(c.authz.shutdown.empty());
+  EXPECT_EQ(c.authz.commands.at("force"), std::vector<std::string>{"alice"});
+  EXPECT_EQ(c.authz.commands.at("stop"), std::vector<std::string>{"alice"});
+  EXPECT_TRUE(c.authz.commands.at("shutdown").empty());
 
   ASSERT_EQ(c.builders.size(), 2u);
   const builder& quick = c.builders[0];
@@ -472,7 +472,7 @@ TEST(Config, UnknownNotifyEventListsTheValidOnes) {
   const std::string valid =
       " Valid events: started, finished, success, warnings, failure, exception, cancelled, problem, "
       "recovery, "
-      "worse, better, successToWarnings, successToFailure, successToException, warningsToSuccess, "
+      "worse, better, worker, successToWarnings, successToFailure, successToException, warningsToSuccess, "
       "warningsToFailure, warningsToException, failureToSuccess, failureToWarnings, failureToException, "
       "exceptionToSuccess, exceptionToWarnings, exceptionToFailure";
   EXPECT_EQ(
@@ -485,7 +485,7 @@ TEST(Config, UnknownNotifyEventListsTheValidOnes) {
 
 TEST(Config, AuthzEntries) {
   config c = parse("[authz]\nforce = [\"alice\", \"account:bob\", \"*!*@10.0.0.*\"]\n", file);
-  EXPECT_EQ(c.authz.force, (std::vector<std::string>{"alice", "account:bob", "*!*@10.0.0.*"}));
+  EXPECT_EQ(c.authz.commands.at("force"), (std::vector<std::string>{"alice", "account:bob", "*!*@10.0.0.*"}));
   EXPECT_EQ(errors("[authz]\nforce = [\"\"]\nstop = [\"account:\"]\nshutdown = [1]\n"),
             (std::vector<std::string>{
                 "/srv/h.toml:2:10: empty entry in `authz.force`",
@@ -644,6 +644,106 @@ TEST(Config, ShippedExamplesParse) {
 #else
   GTEST_SKIP() << "HERALD_SOURCE_DIR is not defined for this test target";
 #endif
+}
+
+TEST(Config, AuthzGroupsAndPerCommandRules) {
+  config c = parse("[authz]\nforce = [\"alice\"]\njoin = [\"@ops\"]\ndangerous = [\"root\"]\nchannel = [\"*\"]\n", file);
+  EXPECT_EQ(c.authz.rules_for("force", command_group::dangerous), std::vector<std::string>{"alice"});
+  EXPECT_EQ(c.authz.rules_for("join", command_group::dangerous), std::vector<std::string>{"@ops"});
+  EXPECT_EQ(c.authz.rules_for("stop", command_group::dangerous), std::vector<std::string>{"root"});
+  EXPECT_EQ(c.authz.rules_for("status", command_group::harmless), std::vector<std::string>{"*"});
+  EXPECT_EQ(c.authz.rules_for("mute", command_group::channel), std::vector<std::string>{"*"});
+  config d = parse("", file);
+  EXPECT_TRUE(d.authz.rules_for("force", command_group::dangerous).empty());
+  EXPECT_EQ(d.authz.rules_for("notify", command_group::channel), std::vector<std::string>{"@ops"});
+}
+
+TEST(Config, AuthzUnknownCommandAndBadAtRule) {
+  EXPECT_EQ(error("[authz]\nforse = []\n"), "/srv/h.toml:2:1: unknown key `authz.forse`; did you mean `force`?");
+  EXPECT_EQ(error("[authz]\nmute = [\"@voice\"]\n"),
+            "/srv/h.toml:2:9: `@voice` in `authz.mute`: the only @ rule is `@ops` (channel operators)");
+}
+
+TEST(Config, ChannelFiltersAndOwnNotifyEvents) {
+  config c = parse("[irc]\nchannels = [{ name = \"#linux\", builders = [\"linux\"], tags = [\"release\"], "
+                   "notify_events = [\"FAILURE\"] }, \"#all\"]\n",
+                   file);
+  ASSERT_EQ(c.irc.channels.size(), 2u);
+  EXPECT_EQ(c.irc.channels[0].builders, std::vector<std::string>{"linux"});
+  EXPECT_EQ(c.irc.channels[0].tags, std::vector<std::string>{"release"});
+  ASSERT_TRUE(c.irc.channels[0].notify_events);
+  EXPECT_EQ(*c.irc.channels[0].notify_events, std::vector<std::string>{"failure"});
+  EXPECT_FALSE(c.irc.channels[1].notify_events);
+  auto e = error("[irc]\nchannels = [{ name = \"#x\", notify_events = [\"nope\"] }]\n");
+  EXPECT_TRUE(e.starts_with("/srv/h.toml:2:45: unknown notify event `nope` in `irc.channels.notify_events`")) << e;
+}
+
+// ---- [irc] identity keys: SASL, client certificate, NickServ, notice_on_channel ----
+
+TEST(Config, IrcIdentityDefaults) {
+  config c = parse("[irc]\n", file);
+  EXPECT_EQ(c.irc.sasl_mechanism, "none");
+  EXPECT_EQ(c.irc.sasl_username, "");
+  EXPECT_TRUE(c.irc.sasl_password.empty());
+  EXPECT_FALSE(c.irc.sasl_required);
+  EXPECT_TRUE(c.irc.tls_client_cert.empty());
+  EXPECT_TRUE(c.irc.tls_client_key.empty());
+  EXPECT_TRUE(c.irc.nickserv_password.empty());
+  EXPECT_EQ(c.irc.nickserv_name, "NickServ");
+  EXPECT_FALSE(c.irc.notice_on_channel);
+  EXPECT_FALSE(c.irc.summarize_bursts);
+  EXPECT_TRUE(parse("[irc]\nsummarize_bursts = true\n", file).irc.summarize_bursts);
+}
+
+TEST(Config, IrcSaslPlainAndNickServ) {
+  ::setenv("HERALD_TEST_SASL", "from-env", 1);
+  config c = parse(
+      "[irc]\nsasl_mechanism = \"plain\"\nsasl_username = \"bot\"\nsasl_password = \"env:HERALD_TEST_SASL\"\n"
+      "sasl_required = true\nnickserv_password = \"ns-secret\"\nnickserv_name = \"Services\"\n"
+      "notice_on_channel = true\n",
+      file);
+  ::unsetenv("HERALD_TEST_SASL");
+  EXPECT_EQ(c.irc.sasl_mechanism, "plain");
+  EXPECT_EQ(c.irc.sasl_username, "bot");
+  EXPECT_EQ(c.irc.sasl_password.reveal(), "from-env");
+  EXPECT_TRUE(c.irc.sasl_required);
+  EXPECT_EQ(c.irc.nickserv_password.reveal(), "ns-secret");
+  EXPECT_EQ(c.irc.nickserv_name, "Services");
+  EXPECT_TRUE(c.irc.notice_on_channel);
+}
+
+TEST(Config, IrcSaslExternalPathsAreRelativeToTheConfig) {
+  config c = parse("[irc]\ntls = true\nsasl_mechanism = \"external\"\ntls_client_cert = \"certs/herald.pem\"\n"
+                   "tls_client_key = \"certs/herald.key\"\n",
+                   file);
+  EXPECT_EQ(c.irc.tls_client_cert, fs::path("/srv/certs/herald.pem"));
+  EXPECT_EQ(c.irc.tls_client_key, fs::path("/srv/certs/herald.key"));
+}
+
+TEST(Config, IrcSaslErrors) {
+  EXPECT_EQ(error("[irc]\nsasl_mechanism = \"scram\"\nsasl_password = \"x\"\n"),
+            "/srv/h.toml:2:18: unknown SASL mechanism `scram` in `irc.sasl_mechanism`: use \"none\", \"plain\" or "
+            "\"external\"");
+  EXPECT_EQ(error("[irc]\nsasl_mechanism = \"plain\"\n"),
+            "/srv/h.toml:2:18: `irc.sasl_mechanism = \"plain\"` needs `irc.sasl_password`");
+  EXPECT_EQ(errors("[irc]\nsasl_mechanism = \"external\"\n"),
+            (std::vector<std::string>{
+                "/srv/h.toml:2:18: `irc.sasl_mechanism = \"external\"` needs `irc.tls = true`",
+                "/srv/h.toml:2:18: `irc.sasl_mechanism = \"external\"` needs `irc.tls_client_cert` (and its key)"}));
+  EXPECT_EQ(error("[irc]\nsasl_required = true\n"),
+            "/srv/h.toml:2:17: `irc.sasl_required = true` needs `irc.sasl_mechanism`");
+  EXPECT_EQ(error("[irc]\ntls_client_key = \"k.pem\"\n"),
+            "/srv/h.toml:2:18: `irc.tls_client_key` needs `irc.tls_client_cert`");
+  EXPECT_EQ(error("[irc]\nsasl_username = \"a b\"\n"),
+            "/srv/h.toml:2:17: `irc.sasl_username` must be non-empty, without spaces, line breaks or NUL");
+  EXPECT_EQ(error("[irc]\nsasl_password = \"a\\nb\"\nsasl_mechanism = \"plain\"\n"),
+            "/srv/h.toml:2:17: `irc.sasl_password` must not contain line breaks or NUL");
+  EXPECT_EQ(error("[irc]\nnickserv_name = \"Nick Serv\"\n"),
+            "/srv/h.toml:2:17: invalid IRC nick `Nick Serv` in `irc.nickserv_name`");
+  EXPECT_EQ(error("[irc]\nnotice_on_channel = \"yes\"\n"),
+            "/srv/h.toml:2:21: expected a boolean for `irc.notice_on_channel`, got a string");
+  EXPECT_EQ(error("[irc]\nsasl_mechanim = \"plain\"\n"),
+            "/srv/h.toml:2:1: unknown key `irc.sasl_mechanim`; did you mean `sasl_mechanism`?");
 }
 
 }  // namespace

@@ -69,7 +69,7 @@ TEST(SqliteStore, SurvivesReopen) {
     run_build(*s, seq, "a", 2, "dev", core::result::failure);
     run_build(*s, seq, "a", 3, "main", core::result::retry);
     run_build(*s, seq, "a", 4, "main", std::nullopt);  // left running
-    s->save_notify("irc:#builds", {"started", "failure"});
+    s->save_contact("irc:#builds", R"({"events":["started","failure"]})");
     s->flush();
   }
   auto s = db.open();
@@ -89,7 +89,7 @@ TEST(SqliteStore, SurvivesReopen) {
   ASSERT_EQ(unfinished[0].steps.size(), 1u);
   EXPECT_EQ(unfinished[0].steps[0].name, "compile");
   EXPECT_EQ(s->load_log("a", 1, 0), "hello\n");
-  EXPECT_EQ(s->notify_subscriptions().at("irc:#builds"), (std::vector<std::string>{"started", "failure"}));
+  EXPECT_EQ(s->contacts().at("irc:#builds"), R"({"events":["started","failure"]})");
   auto b2 = s->load_build("a", 2);
   ASSERT_TRUE(b2);
   EXPECT_EQ(b2->outcome, core::result::failure);
@@ -113,6 +113,19 @@ TEST(SqliteStore, ChatOutboxKeepsUnconfirmedInOrder) {
   EXPECT_EQ(out[0].id, "a#1/finished/irc:#x");
   EXPECT_EQ(out[0].text, "one");
   EXPECT_EQ(out[1].target, "bob");
+}
+
+TEST(SqliteStore, AuditLogNewestFirst) {
+  temp_db db;
+  auto s = db.open();
+  s->record_audit({core::clock::now(), "force", "alice", "alice", "alice!a@h", "#builds", "force build quick", "ran"});
+  s->record_audit({core::clock::now(), "stop", "mallory", "", "mallory!m@h", "private", "stop build quick", "denied"});
+  s->flush();
+  auto log = s->audit_log(10);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].nick, "mallory");
+  EXPECT_EQ(log[0].outcome, "denied");
+  EXPECT_EQ(log[1].account, "alice");
 }
 
 TEST(SqliteStore, NewDatabaseIsAtLatestSchema) {
