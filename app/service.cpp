@@ -39,6 +39,12 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   builds::master master(io, feed, cfg.builders, opts, log);
 
   bot::irc::client irc(io, cfg.irc, log);
+  bool account_rules = false;
+  for (const auto* rules : {&cfg.authz.dangerous, &cfg.authz.harmless, &cfg.authz.channel})
+    for (const auto& r : *rules) account_rules |= r.starts_with("account:");
+  for (const auto& [command, rules] : cfg.authz.commands)
+    for (const auto& r : rules) account_rules |= r.starts_with("account:");
+  irc.set_account_lookup(account_rules);
   bot::chat chat(cfg, irc, log);
   chat.restore(store->contacts());
   chat.set_persist([&](const std::string& key, const std::string& state) { store->save_contact(key, state); });

@@ -21,7 +21,10 @@ contact contact::from_key(std::string_view key) {
 }
 
 chat::chat(const config::config& cfg, transport& t, std::shared_ptr<spdlog::logger> log)
-    : cfg_(cfg), transport_(t), log_(std::move(log)), format_{cfg.herald.url, cfg.irc.use_colors} {}
+    : cfg_(cfg),
+      transport_(t),
+      log_(std::move(log)),
+      format_{cfg.herald.url, cfg.irc.use_colors, cfg.irc.show_blame, cfg.irc.show_revision} {}
 
 chat::contact_entry& chat::entry(const contact& c) {
   auto key = c.key();
@@ -37,6 +40,8 @@ void chat::restore(const std::map<std::string, std::string>& saved) {
     const auto& events = ch.notify_events ? *ch.notify_events : cfg_.irc.notify_events;
     e.events.insert(events.begin(), events.end());
   }
+  for (const auto& nick : cfg_.irc.pm_to_nicks)
+    entry(contact{{}, nick}).events.insert(cfg_.irc.notify_events.begin(), cfg_.irc.notify_events.end());
   for (const auto& [key, text] : saved) {
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (!j.is_object()) {

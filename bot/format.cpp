@@ -28,6 +28,13 @@ std::string finished_line(const format_options& o, const core::build_finished& e
   std::string line = fmt::format("Build #{} of `{}` {}", e.header.number, e.header.builder, colored_result(o, e.outcome));
   if (!e.text.empty()) line += ": " + e.text;
   line += '.';
+  if (o.show_revision && (!e.request.branch.empty() || !e.request.revision.empty())) {
+    line += " Revision";
+    if (!e.request.revision.empty()) line += fmt::format(" {}", e.request.revision.substr(0, 12));
+    if (!e.request.branch.empty()) line += fmt::format(" on `{}`", e.request.branch);
+    line += '.';
+  }
+  if (o.show_blame && !e.request.owner.empty()) line += fmt::format(" Blame: {}.", e.request.owner);
   if (auto url = build_url(o, e.header.builder, e.header.number); !url.empty()) line += " " + url;
   return line;
 }

@@ -13,8 +13,10 @@
 namespace herald::bot {
 
 struct format_options {
-  std::string url;          // base URL for links; empty: no links
-  bool use_colors = false;  // mIRC colour on result words
+  std::string url;             // base URL for links; empty: no links
+  bool use_colors = false;     // mIRC colour on result words
+  bool show_blame = false;     // who asked for the build, in finished lines
+  bool show_revision = false;  // branch and revision, in finished lines
 };
 
 std::string build_url(const format_options& o, std::string_view builder, std::int64_t number);

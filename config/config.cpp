@@ -46,7 +46,9 @@ constexpr std::string_view irc_keys[] = {"host",         "port",
                                          "sasl_password", "sasl_required",
                                          "tls_client_cert", "tls_client_key",
                                          "nickserv_password", "nickserv_name",
-                                         "notice_on_channel", "summarize_bursts"};
+                                         "notice_on_channel", "summarize_bursts",
+                                         "pm_to_nicks",       "show_blame",
+                                         "show_revision"};
 constexpr std::string_view channel_keys[] = {"name", "key", "builders", "tags", "notify_events"};
 constexpr std::string_view command_names[] = {"force", "stop",  "shutdown", "join",   "leave",   "mute",
                                               "unmute", "notify", "watch",  "status", "last",    "list",
@@ -603,6 +605,12 @@ class reader {
     }
     if (auto v = bool_at(s, "notice_on_channel")) irc.notice_on_channel = *v;
     if (auto v = bool_at(s, "summarize_bursts")) irc.summarize_bursts = *v;
+    if (auto v = strings_at(s, "pm_to_nicks", [&](const std::string& nick, const toml::node& item) {
+          check_nick(nick, item, "irc.pm_to_nicks");
+        }))
+      irc.pm_to_nicks = std::move(*v);
+    if (auto v = bool_at(s, "show_blame")) irc.show_blame = *v;
+    if (auto v = bool_at(s, "show_revision")) irc.show_revision = *v;
 
     const toml::node& where = mechanism_at ? *mechanism_at : static_cast<const toml::node&>(s.table);
     if (irc.sasl_mechanism == "plain" && irc.sasl_password.empty() && !s.table.get("sasl_password"))

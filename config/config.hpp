@@ -93,7 +93,11 @@ struct irc_section {
   bool notice_on_channel = false;  // notifications to channels as NOTICE (replies stay PRIVMSG)
   // When flood control holds several one-line notifications for one target, send them
   // joined with " · " on as few lines as fit, instead of one line each.
-  bool summarize_bursts = false;
+  bool summarize_bursts = true;
+  // Private contacts that get the notify_events announcements, as channels do.
+  std::vector<std::string> pm_to_nicks;
+  bool show_blame = false;     // who asked for a build, in finished announcements
+  bool show_revision = false;  // revision and branch, in finished announcements
 };
 
 // How much harm a chat command can do decides who may use it by default.

@@ -232,6 +232,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::unordered_map<std::uint64_t, pending_message> messages_;
   channel_state state_;                      // channels, prefixes, modes, accounts: this connection
   std::map<std::string, whois_wait> whois_;  // by folded nick
+  bool account_lookup_ = true;               // WHOIS for accounts the server does not tag
   std::unordered_set<std::string> pending_ids_;
   std::unordered_set<std::string> delivered_ids_;
   std::deque<std::string> delivered_order_;  // eviction order for delivered_ids_
@@ -821,7 +822,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     in.from.nick = std::move(mask.nick);
     in.from.user = std::move(mask.user);
     in.from.host = std::move(mask.host);
-    in.text = text;
+    in.text = strip_formatting(text);  // bold or colour around a command word is not part of it
     if (auto t = m.tags.find("time"); t != m.tags.end())
       log_->trace("irc: message from {} sent at {}", in.from.nick, t->second);
 
@@ -839,6 +840,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
     }
     if (auto account = state_.account(in.from.nick)) {
       in.from.account = *account;
+      deliver(in);
+      return;
+    }
+    if (!account_lookup_) {  // no rule names an account: a WHOIS would only add latency
       deliver(in);
       return;
     }
@@ -1095,7 +1100,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
   tracked_line take_burst(std::deque<tracked_line>& q) {
     auto first = std::move(q.front());
     q.pop_front();
-    if (!cfg_.summarize_bursts || q.empty() || !combinable(first)) return first;
+    // Only a real backlog is summed up: while tokens are left, lines go out as they are.
+    if (!cfg_.summarize_bursts || q.empty() || !combinable(first) || bucket_.available(steady::now()) >= 1.0)
+      return first;
     std::vector<burst_candidate> candidates;
     candidates.push_back({first.target, first.command, first.parts.front().text, true});
     for (std::size_t i = 0; i < q.size() && candidates.size() < burst_scan; ++i)
@@ -1321,6 +1328,8 @@ void client::stop(std::string quit_message, std::function<void()> done) {
 }
 
 std::string client::current_nick() const { return impl_->current_nick_; }
+
+void client::set_account_lookup(bool on) { impl_->account_lookup_ = on; }
 
 std::vector<std::string> client::joined_channels() const { return impl_->state_.channels(); }
 

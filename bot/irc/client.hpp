@@ -51,6 +51,9 @@ class client final : public transport {
   std::vector<std::string> joined_channels() const override;
 
   client_stats stats() const;
+  // Whether to ask WHOIS for the account of a sender when the server tags none
+  // (on by default; worth turning off when no [authz] rule names an account).
+  void set_account_lookup(bool on);
 
  private:
   struct impl;

@@ -398,6 +398,9 @@ def strip_formatting(text):
     return FORMATTING.sub("", text)
 
 
+BURST_SEPARATOR = " \u00b7 "
+
+
 class Message:
     """One parsed IRC line."""
 
@@ -453,6 +456,7 @@ class IrcClient:
         self.nick = None
         self.buf = b""
         self.lines = []
+        self.bursts = []  # lines that carried several notifications
         self.pos = 0
         self._last_send = 0.0
         self.connected = False
@@ -558,7 +562,16 @@ class IrcClient:
             if not raw:
                 continue
             msg = Message(raw)
-            self.lines.append(msg)
+            # herald may sum up a burst of notifications on one line, joined
+            # by " · ": each part counts as its own message, as a reader sees it.
+            if msg.command in ("PRIVMSG", "NOTICE") and len(msg.params) == 2 \
+                    and BURST_SEPARATOR in msg.params[1]:
+                head = raw[:len(raw) - len(msg.params[1])]
+                for part in msg.params[1].split(BURST_SEPARATOR):
+                    self.lines.append(Message(head + part))
+                self.bursts.append(msg)
+            else:
+                self.lines.append(msg)
             got = True
             if msg.command == "PING":
                 try:

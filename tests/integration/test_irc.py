@@ -132,10 +132,7 @@ class TestHostileInput(HeraldTestCase):
         # the client decodes with errors="replace": U+FFFD marks invalid bytes
         self.assertNotIn("\ufffd", m.raw, "herald sent invalid UTF-8")
 
-    # Known herald bug: IRC formatting (bold, colour) around a command word is
-    # not stripped before the command is looked up, yet stripped when the word
-    # is echoed, so herald answers "Unknown command `status`".
-    @unittest.expectedFailure
+    # IRC formatting (bold, colour) around a command word is not part of it.
     def test_formatting_codes_in_a_command_are_ignored(self):
         since = self.client.command("\x02status\x02 \x0304quick\x03")
         m = self.first_reply(since)

@@ -306,6 +306,43 @@ TEST(Announcements, GoToTheOutboxBeforeTheTransport) {
   EXPECT_EQ(h.transport.texts(), (lines{"Build #1 of `quick` started."}));
 }
 
+TEST(Announcements, PmToNicksGetConfiguredEvents) {
+  command_harness h;
+  h.cfg.irc.pm_to_nicks = {"carol"};
+  bot::chat chat(h.cfg, h.transport, testing::null_logger());
+  chat.restore({});
+  EXPECT_EQ(chat.notify_events(bot::contact{{}, "carol"}), (std::vector<std::string>{"started", "finished"}));
+  h.transport.sent.clear();
+  core::build_started s;
+  s.header.builder = "quick";
+  s.header.number = 1;
+  chat.on_event(s);
+  ASSERT_EQ(h.transport.sent.size(), 2u);
+  EXPECT_EQ(h.transport.sent[1].target, "carol");
+}
+
+TEST(Announcements, ChannelFiltersByBuilderAndTag) {
+  command_harness h;
+  h.cfg.irc.channels.resize(3);
+  h.cfg.irc.channels[1].name = "#quick-only";
+  h.cfg.irc.channels[1].builders = {"quick"};
+  h.cfg.irc.channels[2].name = "#tagged";
+  h.cfg.irc.channels[2].tags = {"slowpoke"};
+  h.cfg.builders[1].tags = {"slowpoke"};  // broken
+  bot::chat chat(h.cfg, h.transport, testing::null_logger());
+  chat.restore({});
+  for (std::string b : {"quick", "broken"}) {
+    core::build_started s;
+    s.header.builder = b;
+    s.header.number = 1;
+    chat.on_event(s);
+  }
+  std::vector<std::string> got;
+  for (const auto& m : h.transport.sent) got.push_back(m.target + " " + m.text);
+  EXPECT_EQ(got, (lines{"#builds Build #1 of `quick` started.", "#quick-only Build #1 of `quick` started.",
+                        "#builds Build #1 of `broken` started.", "#tagged Build #1 of `broken` started."}));
+}
+
 TEST(Announcements, TransitionUsesSameBranchByDefault) {
   command_harness h;
   h.say("bob", "herald: notify off", "#builds", true);

@@ -691,8 +691,8 @@ TEST(Config, IrcIdentityDefaults) {
   EXPECT_TRUE(c.irc.nickserv_password.empty());
   EXPECT_EQ(c.irc.nickserv_name, "NickServ");
   EXPECT_FALSE(c.irc.notice_on_channel);
-  EXPECT_FALSE(c.irc.summarize_bursts);
-  EXPECT_TRUE(parse("[irc]\nsummarize_bursts = true\n", file).irc.summarize_bursts);
+  EXPECT_TRUE(c.irc.summarize_bursts);
+  EXPECT_FALSE(parse("[irc]\nsummarize_bursts = false\n", file).irc.summarize_bursts);
 }
 
 TEST(Config, IrcSaslPlainAndNickServ) {
@@ -744,6 +744,14 @@ TEST(Config, IrcSaslErrors) {
             "/srv/h.toml:2:21: expected a boolean for `irc.notice_on_channel`, got a string");
   EXPECT_EQ(error("[irc]\nsasl_mechanim = \"plain\"\n"),
             "/srv/h.toml:2:1: unknown key `irc.sasl_mechanim`; did you mean `sasl_mechanism`?");
+}
+
+TEST(Config, PrivateContactsAndMessageOptions) {
+  config c = parse("[irc]\npm_to_nicks = [\"alice\"]\nshow_blame = true\nshow_revision = true\n", file);
+  EXPECT_EQ(c.irc.pm_to_nicks, std::vector<std::string>{"alice"});
+  EXPECT_TRUE(c.irc.show_blame);
+  EXPECT_TRUE(c.irc.show_revision);
+  EXPECT_TRUE(error("[irc]\npm_to_nicks = [\"9lives\"]\n").starts_with("/srv/h.toml:2:16: invalid IRC nick `9lives` in `irc.pm_to_nicks`"));
 }
 
 }  // namespace

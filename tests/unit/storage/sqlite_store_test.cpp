@@ -4,6 +4,8 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <filesystem>
 
 namespace herald::storage {
@@ -126,6 +128,21 @@ TEST(SqliteStore, AuditLogNewestFirst) {
   EXPECT_EQ(log[0].nick, "mallory");
   EXPECT_EQ(log[0].outcome, "denied");
   EXPECT_EQ(log[1].account, "alice");
+}
+
+TEST(SqliteStore, MigratesVersion2NotifySubscriptionsToContacts) {
+  temp_db db;
+  db.open().reset();  // create at the latest version, then take it back to version 2
+  {
+    SQLite::Database raw((db.dir / "herald.db").string(), SQLite::OPEN_READWRITE);
+    raw.exec("DROP TABLE contacts; DROP TABLE audit; ALTER TABLE builds DROP COLUMN codebase;"
+             "CREATE TABLE notify (contact TEXT PRIMARY KEY, events TEXT NOT NULL);"
+             "INSERT INTO notify VALUES ('irc:#builds', '[\"started\",\"failure\"]');"
+             "PRAGMA user_version = 2;");
+  }
+  auto s = db.open();
+  EXPECT_EQ(s->contacts().at("irc:#builds"), R"({"events":["started","failure"]})");
+  EXPECT_TRUE(s->audit_log(1).empty());
 }
 
 TEST(SqliteStore, NewDatabaseIsAtLatestSchema) {
