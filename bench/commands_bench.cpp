@@ -8,10 +8,10 @@ namespace {
 
 using herald::testing::command_harness;
 
-void run(benchmark::State& state, const char* text, const char* nick) {
+void run(benchmark::State& state, const char* text, const char* nick, bool op = false) {
   command_harness h;
   h.transport.sent.reserve(16);
-  herald::bot::incoming_message m{"#builds", {nick, "user", "host", ""}, text};
+  herald::bot::incoming_message m{"#builds", {nick, "user", "host", ""}, text, op};
   for (auto _ : state) {
     h.transport.sent.clear();
     h.chat.on_message(m);
@@ -21,7 +21,7 @@ void run(benchmark::State& state, const char* text, const char* nick) {
 }
 
 void BM_CommandStatus(benchmark::State& s) { run(s, "herald: status quick", "bob"); }
-void BM_CommandNotifyList(benchmark::State& s) { run(s, "herald: notify list", "bob"); }
+void BM_CommandNotifyList(benchmark::State& s) { run(s, "herald: notify list", "bob", /*op=*/true); }
 void BM_CommandForce(benchmark::State& s) {
   run(s, "herald: force build --branch=main --props=a=1,b=2 quick a reason", "alice");
 }
