@@ -6,11 +6,10 @@
 namespace herald::commands {
 namespace {
 
-const std::string& channel_arg(const context& c, const std::string& word) {
+const std::string& channel_arg(const std::string& word) {
   bool ok = word.size() > 1 && (word[0] == '#' || word[0] == '&') &&
             word.find_first_of(std::string_view(" ,\x07\r\n\0", 6)) == std::string::npos && word.size() <= 64;
-  if (!ok) throw user_error(fmt::format("`{}` is not a channel name.", word.substr(0, 40)));
-  (void)c;
+  if (!ok) throw user_error(fmt::format("`{}` is not a channel name.", shown(word)));
   return word;
 }
 
@@ -21,7 +20,7 @@ void add_channel_commands(registry& r) {
          config::command_group::dangerous,
          [](context& c) {
            if (c.args.empty() || c.args.size() > 2) throw usage_error();
-           const auto& channel = channel_arg(c, c.args[0]);
+           const auto& channel = channel_arg(c.args[0]);
            c.chat.join(channel, c.args.size() == 2 ? c.args[1] : "");
            c.reply(fmt::format("Joining {}.", channel));
          },
@@ -30,7 +29,7 @@ void add_channel_commands(registry& r) {
          config::command_group::dangerous,
          [](context& c) {
            if (c.args.empty()) throw usage_error();
-           const auto& channel = channel_arg(c, c.args[0]);
+           const auto& channel = channel_arg(c.args[0]);
            std::string reason = "asked to leave by " + c.req.from.nick;
            c.reply(fmt::format("Leaving {}.", channel));
            c.chat.leave(channel, reason);

@@ -14,9 +14,9 @@ core::properties parse_props(std::string_view text) {
   auto flush = [&] {
     if (key.empty() && value.empty() && !seen_eq) return;
     if (!seen_eq || key.empty())
-      throw user_error(fmt::format("Bad --props: expected name=value, got `{}`.", key.substr(0, 40)));
+      throw user_error(fmt::format("Bad --props: expected name=value, got `{}`.", shown(key)));
     if (!builds::valid_property_name(key))
-      throw user_error(fmt::format("Bad --props: `{}` is not a property name (letters, digits and _).", key.substr(0, 40)));
+      throw user_error(fmt::format("Bad --props: `{}` is not a property name (letters, digits and _).", shown(key)));
     out[key] = value;
     key.clear();
     value.clear();
@@ -59,7 +59,7 @@ void add_force_command(registry& r) {
              } else if (i + 1 < a.size()) {
                value = a[++i];
              } else {
-               throw usage_error(fmt::format("Option `{}` needs a value.", opt.substr(0, 40)));
+               throw usage_error(fmt::format("Option `{}` needs a value.", shown(opt)));
              }
              if (opt == "--branch") req.branch = value;
              else if (opt == "--revision") req.revision = value;
@@ -67,7 +67,7 @@ void add_force_command(registry& r) {
              else if (opt == "--props") {
                for (auto& [k, v] : parse_props(value)) req.props[k] = v;
              } else {
-               throw usage_error(fmt::format("Unknown option `{}`.", opt.substr(0, 40)));
+               throw usage_error(fmt::format("Unknown option `{}`.", shown(opt)));
              }
            }
            if (i >= a.size()) throw usage_error();

@@ -14,7 +14,7 @@ void add_help_commands(registry& r) {
              return;
            }
            const command* cmd = c.commands.find(c.args[0]);
-           if (!cmd) throw user_error(fmt::format("No such command `{}`. Try `commands`.", c.args[0].substr(0, 40)));
+           if (!cmd) throw user_error(fmt::format("No such command `{}`. Try `commands`.", shown(c.args[0])));
            if (c.args.size() == 2) {
              for (const auto& sub : cmd->subcommands)
                if (sub.name == c.args[1]) {
@@ -27,7 +27,7 @@ void add_help_commands(registry& r) {
              throw user_error(names.empty()
                                   ? fmt::format("`{}` has no subcommands.", cmd->name)
                                   : fmt::format("`{}` has no subcommand `{}`. Subcommands: {}.", cmd->name,
-                                                c.args[1].substr(0, 40), fmt::join(names, ", ")));
+                                                shown(c.args[1]), fmt::join(names, ", ")));
            }
            c.reply("Usage: " + cmd->synopsis);
            std::string who;

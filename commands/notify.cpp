@@ -36,7 +36,7 @@ void add_notify_command(registry& r) {
            for (std::size_t i = 1; i < c.args.size(); ++i) {
              auto name = core::canonical_notify_event(c.args[i]);
              if (!name)
-               throw user_error(fmt::format("Unknown event `{}`. Valid events: {}.", c.args[i].substr(0, 40),
+               throw user_error(fmt::format("Unknown event `{}`. Valid events: {}.", shown(c.args[i]),
                                             fmt::join(core::notify_event_names(), ", ")));
              names.push_back(*name);
            }
