@@ -14,7 +14,7 @@ import fixtures  # tests/integration/fixtures.py (on sys.path via the drivers)
 
 
 class Inspircd:
-    def __init__(self):
+    def __init__(self, modules=()):
         self.port = fixtures.free_port()
         self.dir = tempfile.mkdtemp(prefix="herald-bench-ircd-")
         self.conf = os.path.join(self.dir, "inspircd.conf")
@@ -31,7 +31,7 @@ class Inspircd:
 <performance clonesonconnect="no">
 <log method="file" type="*" level="default" target="{self.dir}/inspircd.log">
 <module name="cap">
-""")
+""" + "".join(f'<module name="{m}">\n' for m in modules))
 
     def start(self):
         binary = shutil.which("inspircd", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")

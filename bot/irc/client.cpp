@@ -107,7 +107,7 @@ constexpr std::size_t max_in_flight_bytes = 2048;
 
 // The capabilities we use when the server offers them (sasl is added when configured).
 // echo-message is left out: PING markers already confirm delivery on every server.
-const std::vector<std::string> wanted_caps = {"message-tags", "server-time",   "account-tag",
+const std::vector<std::string> wanted_caps = {"message-tags", "echo-message", "server-time",   "account-tag",
                                               "account-notify", "extended-join", "multi-prefix",
                                               "batch",          "cap-notify"};
 
@@ -133,6 +133,7 @@ struct tracked_line {
   std::string target;
   std::uint64_t write_no = 0;  // set when written
   std::size_t wire_bytes = 0;  // set when written
+  std::string sent_text;       // the text as written, to match the server's echo
 
   bool has(std::uint64_t msg) const {
     return std::any_of(parts.begin(), parts.end(), [&](const line_part& p) { return p.msg == msg; });
@@ -528,8 +529,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
       push_urgent(m.params.empty() ? std::string("PONG\r\n") : serialize("PONG", {m.params.back()}));
     } else if (cmd == "PONG") {
       if (!m.params.empty()) on_pong(m.params.back());
-    } else if (cmd == "PRIVMSG") {
-      on_privmsg(c, m);
+    } else if ((cmd == "PRIVMSG" || cmd == "NOTICE") && is_echo(c, m)) {
+      on_echo(m.params[0], m.params[1]);
     } else if (cmd == "001") {
       on_registered(c, m);
     } else if (cmd == "005") {
@@ -597,8 +598,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
       on_error(c, m);
     } else if (cmd == "464" || cmd == "465") {
       log_->error("irc: server refused us: {}", param(m, m.params.size() - 1));
-    } else if (cmd == "404") {
+    } else if (cmd == "PRIVMSG") {
+      on_privmsg(c, m);
+    } else if (cmd == "404" || cmd == "401" || cmd == "406" || cmd == "407" || cmd == "492") {
       log_->warn("irc: cannot send to {}: {}", param(m, 1), param(m, 2));
+      // The server processed and refused it: it will never echo, so it counts as done.
+      if (c->cap.enabled("echo-message")) on_echo(param(m, 1), {});
     } else if (cmd == "471" || cmd == "473" || cmd == "474" || cmd == "475" || cmd == "403" || cmd == "477") {
       log_->warn("irc: cannot join {}: {}", param(m, 1), param(m, 2));
     }
@@ -926,6 +931,23 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (found) confirm_up_to(covers);
   }
 
+  // With echo-message the server sends our own PRIVMSG/NOTICE back once it has
+  // processed it: that confirms the line without a PING marker.
+  bool is_echo(const std::shared_ptr<connection>& c, const message& m) const {
+    return c->cap.enabled("echo-message") && m.params.size() >= 2 && irc_iequal(nick_of(m.prefix), current_nick_);
+  }
+
+  // Confirms the first unconfirmed line to `target` (with `text`, unless empty),
+  // and with it every line written before: the server handles lines in order.
+  void on_echo(std::string_view target, std::string_view text) {
+    for (const auto& l : unconfirmed_) {
+      if (!irc_iequal(l.target, target)) continue;
+      if (!text.empty() && l.sent_text != text && strip_formatting(l.sent_text) != strip_formatting(text)) continue;
+      confirm_up_to(l.write_no);
+      return;
+    }
+  }
+
   void confirm_up_to(std::uint64_t write_no) {
     std::vector<std::string> delivered;
     while (!unconfirmed_.empty() && unconfirmed_.front().write_no <= write_no) {
@@ -970,7 +992,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // A combined burst line goes back as its parts; the resend may combine them again.
     std::deque<tracked_line> again;
     for (auto& l : unconfirmed_)
-      for (auto& p : l.parts) again.push_back({{std::move(p)}, l.command, l.target, 0, 0});
+      for (auto& p : l.parts) again.push_back({{std::move(p)}, l.command, l.target, 0, 0, {}});
     resend_.insert(resend_.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
     unconfirmed_.clear();
     in_flight_bytes_ = 0;
@@ -1017,7 +1039,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
     auto& queue = m.prio == priority::reply ? replies_ : notifications_;
     bool notice = m.prio == priority::notification && cfg_.notice_on_channel && state_.support().is_channel(target);
     std::string command = notice ? "NOTICE" : "PRIVMSG";
-    for (auto& p : pieces) queue.push_back({{{seq, std::move(p)}}, command, target, 0, 0});
+    for (auto& p : pieces) queue.push_back({{{seq, std::move(p)}}, command, target, 0, 0, {}});
     if (!m.id.empty()) pending_ids_.insert(m.id);
     messages_[seq] = pending_message{std::move(m.id), m.prio, pieces.size(), pieces.size(), false};
     enforce_bound();
@@ -1147,7 +1169,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   next_kind pick_next(const connection& c) const {
     bool window_full = in_flight_bytes_ >= max_in_flight_bytes;
-    bool marker_due = unmarked_ != 0 && (unmarked_ >= marker_every || !tracked_waiting() || window_full);
+    // Echoes confirm lines one by one; a marker then only closes a burst, in case
+    // the server dropped a line without echo or error.
+    bool marker_due = c.cap.enabled("echo-message")
+                          ? unmarked_ != 0 && !tracked_waiting()
+                          : unmarked_ != 0 && (unmarked_ >= marker_every || !tracked_waiting() || window_full);
     if (marker_due) return next_kind::marker;
     if (!c.control.empty()) return next_kind::control;
     if (tracked_waiting() && !window_full) return next_kind::tracked;
@@ -1216,6 +1242,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
           l.write_no = ++write_counter_;
           line = wire_of(l);
           l.wire_bytes = line.size();
+          if (auto parsed = parse(line); parsed && parsed->params.size() >= 2) l.sent_text = parsed->params[1];
           in_flight_bytes_ += line.size();
           // Counted as written before the write completes: if it fails, it is resent.
           unconfirmed_.push_back(std::move(l));
