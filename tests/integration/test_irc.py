@@ -286,5 +286,28 @@ class TestFloodControl(HeraldTestCase):
         print(f"\n[flood] {timing}")
 
 
+class TestMessageShapes(HeraldTestCase):
+    """notice_on_channel and use_colors: announcements go out as NOTICE with
+    the result word coloured, replies stay PRIVMSG. (Stripping colours for a
+    +c channel needs a server with that mode; ngircd has none.)"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.setup_stack(extra_irc="notice_on_channel = true\nuse_colors = true\n")
+
+    def test_notice_and_colours(self):
+        c = self.client
+        since = c.command("version")
+        reply = c.wait_line(lambda m: m.nick == "herald" and m.command in ("PRIVMSG", "NOTICE")
+                            and m.target == "#builds", since=since, what="reply")
+        self.assertEqual(reply.command, "PRIVMSG", "a reply must be a PRIVMSG")
+        since = c.command("force build broken shapes")
+        line = c.wait_line(lambda m: m.nick == "herald" and m.target == "#builds"
+                           and m.text.startswith("Build #") and "failed" in m.text,
+                           timeout=15, since=since, what="the announcement")
+        self.assertEqual(line.command, "NOTICE", "announcements go out as NOTICE")
+        self.assertIn("\x0304failed\x0f", line.params[-1], "use_colors: the result word is red")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
