@@ -13,10 +13,12 @@ A missing server is a failure, never a skip (scripts/install-deps installs
 both: `apt-get install inspircd anope`).
 """
 
+import base64
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -58,8 +60,9 @@ class InspircdAnope:
 
     port:       clients (default fakelag unless fakelag=False)
     fast_port:  a second client port whose connect class is unthrottled
-                (commandrate 100000, no fakelag), for test helpers that must
-                not be slowed down; present when fast_port=True
+                (commandrate 100000, no fakelag, a high penalty threshold),
+                for test helpers that must not be slowed down; present when
+                fast_port=True
     link_port:  the services link
     """
 
@@ -282,9 +285,7 @@ class IrcV3Client(IrcClient):
     IRCv3 tags (kept in Message.raw)."""
 
     def connect_sasl(self, port, nick, account, password, timeout=10.0):
-        import base64
         self.nick = nick
-        import socket
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)

@@ -13,11 +13,12 @@ accounts it needs.
 
 import base64
 import os
-import re
 import sqlite3
+import sys
 import time
+import unittest
 
-from fixtures import (Herald, HeraldTestCase, IrcClient, herald_bin, log_tail,
+from fixtures import (Herald, HeraldTestCase, IrcClient, herald_bin,
                       start_herald_and_wait)
 from services import InspircdAnope, IrcV3Client, whois_account
 
@@ -63,7 +64,6 @@ class ServicesTestCase(HeraldTestCase):
         super().dump_logs(extra)
         net = getattr(cls, "net", None)
         if net is not None:
-            import sys
             sys.stderr.write(f"\n----- inspircd + anope ({net.dir}) -----\n{net.log_tail()}\n")
 
     def client(self, nick, channels=("#builds",), sasl_password=None, name=None):
@@ -183,7 +183,6 @@ class TestSaslAndAccounts(ServicesTestCase):
         mallory.close()
 
     def test_3_account_not_nick_after_alice_renames(self):
-        w_since = self.watcher.mark()
         alice = self.client("alice")
         since = alice.mark()
         alice.send_raw(f"PRIVMSG NickServ :IDENTIFY alice {ALICE_PW}")
@@ -253,5 +252,4 @@ class TestSaslFailureAndNickServ(ServicesTestCase):
 
 
 if __name__ == "__main__":
-    import unittest
     unittest.main(verbosity=2)
