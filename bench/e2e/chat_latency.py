@@ -15,26 +15,14 @@ import os
 import select
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import fixtures  # noqa: E402
+from common import ROOT, fixtures, start_herald, unpaced_config  # noqa: E402
 from inspircd import Inspircd  # noqa: E402
-
-TRUE_BUILDER = """
-[[builder]]
-name = "true"
-  [[builder.step]]
-  name = "true"
-  command = ["true"]
-"""
 
 
 class Raw:
@@ -97,21 +85,15 @@ def main():
     channels = [f"#c{i}" for i in range(20)]
     herald = None
     try:
-        text = fixtures.herald_config(ircd.port, os.path.join(work, "var"), channels=channels,
-                                      notify_events=("finished",), force=("*",), builders=TRUE_BUILDER)
-        text = text.replace("flood_burst = 4", "flood_burst = 100000").replace("flood_rate = 2.0", "flood_rate = 100000.0")
-        conf = os.path.join(work, "herald.toml")
-        with open(conf, "w") as f:
-            f.write(text)
+        text = unpaced_config(ircd.port, os.path.join(work, "var"), channels=channels,
+                              notify_events=("finished",))
         alice = Raw(ircd.port, "alice")
         bob = Raw(ircd.port, "bob")
         watchers = [Raw(ircd.port, f"w{i}") for i in range(len(channels))]
         for w, ch in zip(watchers, channels):
             w.send(f"JOIN {ch}")
-            w.wait(lambda line, ch=ch: f" 366 " in line and ch in line, 10)
-        log = open(os.path.join(work, "herald.log"), "wb")
-        herald = subprocess.Popen([args.herald, "run", "--config", conf, "--log-level", "warn"],
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            w.wait(lambda line, ch=ch: " 366 " in line and ch in line, 10)
+        herald = start_herald(args.herald, text, work)
 
         # herald is ready once it answers
         for _ in range(40):

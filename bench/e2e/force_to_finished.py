@@ -9,25 +9,13 @@ Needs inspircd (apt-get install inspircd). Prints a summary for BENCHMARKS.md.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import fixtures  # noqa: E402
+from common import ROOT, fixtures, start_herald, unpaced_config  # noqa: E402
 from inspircd import Inspircd  # noqa: E402
-
-TRUE_BUILDER = """
-[[builder]]
-name = "true"
-  [[builder.step]]
-  name = "true"
-  command = ["true"]
-"""
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -45,15 +33,6 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def start_herald(binary, config_text, workdir):
-    conf = os.path.join(workdir, "herald.toml")
-    with open(conf, "w") as f:
-        f.write(config_text)
-    log = open(os.path.join(workdir, "herald.log"), "wb")
-    return subprocess.Popen([binary, "run", "--config", conf, "--log-level", os.environ.get("HERALD_BENCH_LOG", "warn")],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def main():
@@ -83,9 +62,7 @@ def main():
         idle.wait(10)
 
         # --- force -> finished latency, pacing relaxed
-        text = fixtures.herald_config(ircd.port, os.path.join(work, "var"), notify_events=("finished",),
-                                      force=("*",), builders=TRUE_BUILDER)
-        text = text.replace("flood_burst = 4", "flood_burst = 100000").replace("flood_rate = 2.0", "flood_rate = 100000.0")
+        text = unpaced_config(ircd.port, os.path.join(work, "var"), notify_events=("finished",))
         h = start_herald(args.herald, text, work)
         procs.append(h)
         client.connect(ircd.port, "alice")

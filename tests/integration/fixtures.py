@@ -318,6 +318,7 @@ class Herald:
         self.log = os.path.join(self.dir, "herald.log")
         self.proc = None
         self.starts = 0
+        self.log_level = "debug"
         self.write_config(herald_config(irc_port, self.data_dir, **config_args))
 
     def write_config(self, text):
@@ -332,7 +333,7 @@ class Herald:
                    .encode())
         logf.flush()
         self.proc = subprocess.Popen(
-            [self.bin, "run", "--config", self.conf, "--log-level", "debug"],
+            [self.bin, "run", "--config", self.conf, "--log-level", self.log_level],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             cwd=self.dir, start_new_session=True)
         logf.close()

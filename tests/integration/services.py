@@ -331,16 +331,6 @@ class TracedHerald(Herald):
     """herald at --log-level trace: every line it writes and reads is in its
     log (secrets redacted by herald), with a timestamp."""
 
-    def start(self):
-        assert self.proc is None or self.proc.poll() is not None, "already running"
-        self.starts += 1
-        logf = open(self.log, "ab")
-        logf.write(f"\n===== herald start #{self.starts} {time.strftime('%H:%M:%S')}\n"
-                   .encode())
-        logf.flush()
-        self.proc = subprocess.Popen(
-            [self.bin, "run", "--config", self.conf, "--log-level", "trace"],
-            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-            cwd=self.dir, start_new_session=True)
-        logf.close()
-        return self
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log_level = "trace"
