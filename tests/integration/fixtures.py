@@ -144,11 +144,12 @@ def procs_in(root, settle=3.0):
 class Ngircd:
     """One ngircd in the foreground on a free port, in its own temp folder."""
 
-    def __init__(self, port=None, extra_conf=""):
+    def __init__(self, port=None, extra_conf="", listen="127.0.0.1"):
         """extra_conf: more config text appended to ngircd.conf (e.g. an
-        [SSL] section)."""
+        [SSL] section); listen: the addresses to listen on."""
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        self.listen = listen
         self.dir = make_tmpdir("herald-ngircd-")
         self.include_dir = os.path.join(self.dir, "conf.d")
         os.mkdir(self.include_dir)
@@ -166,7 +167,7 @@ Info = herald integration test server
 AdminInfo1 = herald tests
 AdminInfo2 = localhost
 AdminEMail = nobody@irc.test
-Listen = 127.0.0.1
+Listen = {self.listen}
 Ports = {self.port}
 
 [Limits]

@@ -9,7 +9,7 @@ import re
 import time
 import unittest
 
-from fixtures import (Herald, HeraldTestCase, IrcClient, Ngircd, herald_bin,
+from fixtures import (Herald, HeraldTestCase, IrcClient, Ngircd, herald_bin, log_tail,
                       start_herald_and_wait)
 
 VERSION_RX = r"^herald \S+$"  # the reply to `version`
@@ -307,6 +307,29 @@ class TestMessageShapes(HeraldTestCase):
                            timeout=15, since=since, what="the announcement")
         self.assertEqual(line.command, "NOTICE", "announcements go out as NOTICE")
         self.assertIn("\x0304failed\x0f", line.params[-1], "use_colors: the result word is red")
+
+
+class TestIpv6(HeraldTestCase):
+    """herald reaches a server over IPv6 (`host = "::1"`)."""
+
+    def test_connects_over_ipv6(self):
+        ngircd = Ngircd(listen="::1,127.0.0.1")
+        self.addCleanup(ngircd.cleanup)
+        ngircd.start()
+        client = IrcClient("alice")
+        self.addCleanup(client.close)
+        client.connect(ngircd.port, "alice")
+        client.join("#builds")
+        herald = Herald(ngircd.port)
+        self.addCleanup(herald.cleanup)
+        self.local_fixtures = [herald, ngircd]
+        with open(herald.conf) as f:
+            text = f.read()
+        herald.write_config(text.replace('host = "127.0.0.1"', 'host = "::1"', 1))
+        start_herald_and_wait(herald, client)
+        self.assertRegex(log_tail(herald.log, 400), r"connected to ::1")
+        since = client.command("version")
+        client.wait_msg(r"^herald ", since=since)
 
 
 if __name__ == "__main__":

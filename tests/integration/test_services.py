@@ -53,7 +53,8 @@ class ServicesTestCase(HeraldTestCase):
     @classmethod
     def start_network(cls, accounts=()):
         herald_bin()  # fail fast, before starting anything
-        cls.net = InspircdAnope(fast_port=True)
+        # blockcolor: channel mode +c, for the colour-stripping test
+        cls.net = InspircdAnope(fast_port=True, extra_conf='<module name="blockcolor">')
         cls.addClassCleanup(cls.net.cleanup)
         cls.net.start()
         for nick, pw in accounts:
@@ -249,6 +250,31 @@ class TestSaslFailureAndNickServ(ServicesTestCase):
         log = log_text(h.log)
         self.assertRegex(log, r"identifying to NickServ as herald")
         self.assertNotIn(HERALD_PW, log, "herald's log holds its NickServ password")
+
+    def test_colours_are_stripped_for_a_plus_c_channel(self):
+        """use_colors colours the result word, except in a channel with +c,
+        where the server would refuse the line."""
+        self.watcher.join("#plain")
+        self.watcher.send_raw("MODE #plain +c")
+        self.watcher.wait_line(lambda m: m.command == "MODE" and m.params[:2] == ["#plain", "+c"],
+                               what="MODE +c")
+        h = Herald(self.net.port, channels=("#builds", "#plain"), extra_irc="use_colors = true\n")
+        self.addCleanup(h.cleanup)
+        self.local_fixtures = [h]
+        start_herald_and_wait(h, self.watcher, channels=("#builds", "#plain"))
+        since = self.watcher.command("force build broken colours")  # only alice may force
+        self.watcher.wait_msg(r"^Sorry, you are not allowed", since=since)
+        alice = self.client("alice", channels=("#builds", "#plain"))
+        since = alice.command("force build broken colours")
+        coloured = alice.wait_line(lambda m: m.nick == "herald" and m.target == "#builds"
+                                   and m.text.startswith("Build #") and "failed" in m.text,
+                                   timeout=15, since=since, what="the announcement in #builds")
+        self.assertIn("\x0304failed\x0f", coloured.params[-1])
+        plain = alice.wait_line(lambda m: m.nick == "herald" and m.target == "#plain"
+                                and m.text.startswith("Build #") and "failed" in m.text,
+                                timeout=15, since=since, what="the announcement in #plain")
+        self.assertNotIn("\x03", plain.params[-1], "colours sent to a +c channel")
+        self.assertNotIn(" 404 ", log_text(h.log), "the server refused a line")
 
 
 if __name__ == "__main__":
