@@ -71,6 +71,21 @@ def wait_port(port, timeout=5.0, proc=None):
     raise AssertionError(f"port {port} did not accept within {timeout} s")
 
 
+def stop_process(p, sig=signal.SIGKILL, timeout=10):
+    """Signal a child we started and reap it; SIGKILL if `sig` is not enough."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        os.kill(p.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(5)
+
+
 def make_tmpdir(prefix):
     d = tempfile.mkdtemp(prefix=prefix)
     # ngircd drops to `nobody` when started as root; let it read its files.
@@ -205,19 +220,7 @@ IncludeDir = {self.include_dir}
         return self
 
     def stop(self, sig=signal.SIGKILL):
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(5)
+        stop_process(self.proc, sig)
 
     def kill(self):
         self.stop(signal.SIGKILL)

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import time
 
-from fixtures import (Herald, IrcClient, free_port, log_tail, make_tmpdir,
+from fixtures import (Herald, IrcClient, free_port, log_tail, make_tmpdir, stop_process,
                       remove_tmpdir, wait_port)
 
 SERVER_NAME = "irc.test"
@@ -248,17 +248,7 @@ class InspircdAnope:
 
     def stop(self, sig=signal.SIGKILL):
         for p in (self.anope, self.ircd):
-            if p is None or p.poll() is not None:
-                continue
-            try:
-                os.kill(p.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(5)
+            stop_process(p, sig)
 
     def cleanup(self):
         self.stop()
