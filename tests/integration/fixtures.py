@@ -72,18 +72,21 @@ def wait_port(port, timeout=5.0, proc=None):
 
 
 def stop_process(p, sig=signal.SIGKILL, timeout=10):
-    """Signal a child we started and reap it; SIGKILL if `sig` is not enough."""
+    """Signal a child we started and reap it; SIGKILL if `sig` is not enough.
+    Returns False when it had to SIGKILL."""
     if p is None or p.poll() is not None:
-        return
+        return True
     try:
         os.kill(p.pid, sig)
     except ProcessLookupError:
         pass
     try:
         p.wait(timeout)
+        return True
     except subprocess.TimeoutExpired:
         os.kill(p.pid, signal.SIGKILL)
         p.wait(5)
+        return False
 
 
 def make_tmpdir(prefix):
@@ -351,17 +354,8 @@ class Herald:
         p = self.proc
         if p is None:
             return None
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(5)
-                raise AssertionError(f"herald did not exit within {timeout} s of SIGTERM")
+        if not stop_process(p, signal.SIGTERM, timeout):
+            raise AssertionError(f"herald did not exit within {timeout} s of SIGTERM")
         return p.returncode
 
     def kill(self):
@@ -468,14 +462,18 @@ class IrcClient:
 
     # -- connection ---------------------------------------------------------
 
-    def connect(self, port, nick, timeout=10.0):
+    def open_socket(self, port, nick):
+        """The TCP connection alone; returns the history position before it."""
         self.nick = nick
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)
         self.buf = b""
         self.connected = True
-        start = len(self.lines)
+        return len(self.lines)
+
+    def connect(self, port, nick, timeout=10.0):
+        start = self.open_socket(port, nick)
         self.send_raw(f"NICK {nick}", pace=False)
         self.send_raw(f"USER {nick} 0 * :herald test {nick}", pace=False)
         self.wait_line(lambda m: m.command == "001", timeout, since=start,

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
@@ -275,13 +274,7 @@ class IrcV3Client(IrcClient):
     IRCv3 tags (kept in Message.raw)."""
 
     def connect_sasl(self, port, nick, account, password, timeout=10.0):
-        self.nick = nick
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.setblocking(False)
-        self.buf = b""
-        self.connected = True
-        start = len(self.lines)
+        start = self.open_socket(port, nick)
         self.send_raw("CAP REQ :sasl", pace=False)
         self.send_raw(f"NICK {nick}", pace=False)
         self.send_raw(f"USER {nick} 0 * :herald test {nick}", pace=False)
