@@ -13,23 +13,15 @@
 #include <vector>
 
 #include "core/builder.hpp"
+#include "core/reporter.hpp"
+#include "core/secret.hpp"
 
 namespace herald::config {
 
 using seconds = core::seconds;
 
 // A secret value: given in the file as itself, `env:NAME` or `file:PATH`.
-// Its text is only reachable through reveal(), so it cannot slip into a log.
-class secret {
- public:
-  secret() = default;
-  explicit secret(std::string v) : value_(std::move(v)) {}
-  const std::string& reveal() const noexcept { return value_; }
-  bool empty() const noexcept { return value_.empty(); }
-
- private:
-  std::string value_;
-};
+using secret = core::secret;
 
 // A delay drawn uniformly from [min, max] each time it is used.
 struct delay_range {

@@ -9,18 +9,6 @@ namespace {
 
 using core::result;
 
-constexpr std::pair<std::string_view, mode> mode_names[] = {
-    {"failing", mode::failing},     {"passing", mode::passing},
-    {"warnings", mode::warnings},   {"exception", mode::exception},
-    {"cancelled", mode::cancelled}, {"change", mode::change},
-    {"problem", mode::problem},     {"all", mode::all}};
-
-bool iequals(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  });
-}
-
 // '*' matches any run of characters, everything else itself; branch names are case-sensitive.
 bool glob_match(std::string_view pattern, std::string_view text) {
   std::size_t p = 0, t = 0;
@@ -81,12 +69,6 @@ bool mode_matches(mode m, result now, std::optional<result> previous) {
 }
 
 }  // namespace
-
-std::optional<mode> parse_mode(std::string_view s) {
-  for (const auto& [name, m] : mode_names)
-    if (iequals(name, s)) return m;
-  return std::nullopt;
-}
 
 std::optional<report_kind> wants(const generator_spec& g, const core::event& e,
                                  std::span<const std::string> builder_tags) {

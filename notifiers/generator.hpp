@@ -9,21 +9,16 @@
 #include <vector>
 
 #include "core/event.hpp"
+#include "core/reporter.hpp"
 #include "core/result.hpp"
 
 namespace herald::notifiers {
 
-enum class mode { failing, passing, warnings, exception, cancelled, change, problem, all };
+using mode = core::report_mode;
+using generator_spec = core::generator_spec;
 
 // "failing", "passing", ..., "all"; case-insensitive.
-std::optional<mode> parse_mode(std::string_view s);
-
-struct generator_spec {
-  std::vector<mode> modes = {mode::all};  // any one matching reports; empty reports no finish
-  std::vector<std::string> builders, tags, branches;  // empty: any; branches may hold '*' globs
-  bool report_start = false;          // also report build_started (commit statuses go pending)
-  bool previous_builder_wide = false;  // Buildbot's builder-wide n-1 instead of same branch
-};
+inline std::optional<mode> parse_mode(std::string_view s) { return core::parse_report_mode(s); }
 
 enum class report_kind { started, finished };
 

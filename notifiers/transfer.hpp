@@ -1,0 +1,58 @@
+// Transfers over libcurl (HTTP(S) requests and SMTP submissions) on one worker
+// thread driving a curl multi handle, so the event loop never waits on a peer.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/reporter.hpp"
+
+namespace herald::notifiers {
+
+struct transfer_request {
+  std::string url;  // http(s)://... or smtp(s)://host:port
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // HTTP body, or the whole mail message for SMTP
+  std::string username, password;  // HTTP basic auth or SMTP AUTH; empty: none
+  // SMTP only.
+  std::string mail_from;
+  std::vector<std::string> mail_to;
+  core::smtp_security security = core::smtp_security::none;
+  // TLS (HTTPS and SMTP).
+  bool tls_verify = true;
+  std::filesystem::path tls_ca_file;
+  std::chrono::milliseconds timeout{30000};     // whole transfer
+  std::size_t max_response_bytes = 64 * 1024;  // body kept; a longer body is cut, not an error
+};
+
+struct transfer_result {
+  long status = 0;     // HTTP status or last SMTP reply code; 0: no response
+  std::string error;   // transport failure (refused, timeout, TLS, oversize); empty otherwise
+  std::map<std::string, std::string> headers;  // response headers, names lower-case
+  std::string body;                            // at most max_response_bytes
+};
+
+class transfer {
+ public:
+  explicit transfer(std::size_t max_parallel = 32);
+  ~transfer();  // stops the thread; transfers in flight are abandoned without callbacks
+  transfer(const transfer&) = delete;
+  transfer& operator=(const transfer&) = delete;
+
+  // Thread-safe. `done` runs on the transfer thread, exactly once (unless destroyed first).
+  void submit(transfer_request r, std::function<void(transfer_result)> done);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace herald::notifiers
