@@ -59,6 +59,14 @@ constexpr const char* migrations[] = {
       nick TEXT NOT NULL, account TEXT NOT NULL, mask TEXT NOT NULL, place TEXT NOT NULL,
       text TEXT NOT NULL, outcome TEXT NOT NULL);
     )sql",
+    R"sql(
+    CREATE TABLE deliveries (
+      id TEXT PRIMARY KEY, reporter TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+      request TEXT NOT NULL, summary TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+      created INTEGER NOT NULL, next_attempt INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+      dead INTEGER NOT NULL DEFAULT 0, dead_at INTEGER);
+    CREATE INDEX deliveries_by_state ON deliveries (dead, created);
+    )sql",
 };
 
 std::int64_t to_ms(core::time_point t) {
@@ -246,6 +254,95 @@ class sqlite_store final : public store {
     });
   }
 
+  std::vector<delivery> deliveries(bool dead) override {
+    std::lock_guard lock(db_mutex_);
+    std::vector<delivery> out;
+    SQLite::Statement q(db_, dead ? "SELECT id, reporter, key, seq, request, summary, attempts, created, next_attempt, "
+                                    "last_error FROM deliveries WHERE dead = 1 ORDER BY dead_at DESC, rowid DESC"
+                                  : "SELECT id, reporter, key, seq, request, summary, attempts, created, next_attempt, "
+                                    "last_error FROM deliveries WHERE dead = 0 ORDER BY created, rowid");
+    while (q.executeStep()) {
+      delivery d;
+      d.id = q.getColumn(0).getString();
+      d.reporter = q.getColumn(1).getString();
+      d.key = q.getColumn(2).getString();
+      d.seq = static_cast<std::uint64_t>(q.getColumn(3).getInt64());
+      d.request = q.getColumn(4).getString();
+      d.summary = q.getColumn(5).getString();
+      d.attempts = q.getColumn(6).getInt();
+      d.created = from_ms(q.getColumn(7).getInt64());
+      d.next_attempt = from_ms(q.getColumn(8).getInt64());
+      d.last_error = q.getColumn(9).getString();
+      d.dead = dead;
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  void add_delivery(const delivery& d, std::function<void()> committed) override {
+    enqueue([d, committed = std::move(committed)](sqlite_store& s) mutable {
+      auto& q = s.statement(s.ins_delivery_,
+                            "INSERT OR IGNORE INTO deliveries (id, reporter, key, seq, request, summary, attempts, "
+                            "created, next_attempt, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, d.id);
+      q.bind(2, d.reporter);
+      q.bind(3, d.key);
+      q.bind(4, static_cast<std::int64_t>(d.seq));
+      q.bind(5, d.request);
+      q.bind(6, d.summary);
+      q.bind(7, d.attempts);
+      q.bind(8, to_ms(d.created));
+      q.bind(9, to_ms(d.next_attempt));
+      q.bind(10, d.last_error);
+      q.exec();
+      if (committed) s.after_commit_.push_back(std::move(committed));
+    });
+  }
+
+  void update_delivery(const std::string& id, int attempts, core::time_point next_attempt,
+                       const std::string& last_error) override {
+    enqueue([=](sqlite_store& s) {
+      auto& q = s.statement(s.upd_delivery_,
+                            "UPDATE deliveries SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?");
+      q.bind(1, attempts);
+      q.bind(2, to_ms(next_attempt));
+      q.bind(3, last_error);
+      q.bind(4, id);
+      q.exec();
+    });
+  }
+
+  void remove_delivery(const std::string& id) override {
+    enqueue([id](sqlite_store& s) {
+      auto& q = s.statement(s.del_delivery_, "DELETE FROM deliveries WHERE id = ?");
+      q.bind(1, id);
+      q.exec();
+    });
+  }
+
+  void dead_letter(const std::string& id, int attempts, const std::string& reason) override {
+    auto now = to_ms(core::clock::now());
+    enqueue([=](sqlite_store& s) {
+      SQLite::Statement q(s.db_, "UPDATE deliveries SET dead = 1, dead_at = ?, attempts = ?, last_error = ? WHERE id = ?");
+      q.bind(1, now);
+      q.bind(2, attempts);
+      q.bind(3, reason);
+      q.bind(4, id);
+      q.exec();
+    });
+  }
+
+  std::size_t revive(const std::string& id) override {
+    std::lock_guard lock(db_mutex_);
+    SQLite::Statement q(db_, id.empty() ? "UPDATE deliveries SET dead = 0, dead_at = NULL, attempts = 0, next_attempt = ? "
+                                          "WHERE dead = 1"
+                                        : "UPDATE deliveries SET dead = 0, dead_at = NULL, attempts = 0, next_attempt = ? "
+                                          "WHERE dead = 1 AND id = ?");
+    q.bind(1, to_ms(core::clock::now()));
+    if (!id.empty()) q.bind(2, id);
+    return static_cast<std::size_t>(q.exec());
+  }
+
   std::vector<chat_message> chat_outbox() override {
     std::lock_guard lock(db_mutex_);
     std::vector<chat_message> out;
@@ -346,20 +443,27 @@ class sqlite_store final : public store {
         if (queue_.empty() && stopping_) return;
         batch.swap(queue_);
       }
-      std::lock_guard lock(db_mutex_);
-      try {
-        SQLite::Transaction t(db_);
-        for (auto& j : batch) {
-          try {
-            j(*this);
-          } catch (const std::exception& ex) {
-            log_->error("storage write failed: {}", ex.what());
+      std::vector<std::function<void()>> committed;
+      {
+        std::lock_guard lock(db_mutex_);
+        try {
+          SQLite::Transaction t(db_);
+          for (auto& j : batch) {
+            try {
+              j(*this);
+            } catch (const std::exception& ex) {
+              log_->error("storage write failed: {}", ex.what());
+            }
           }
+          t.commit();
+        } catch (const std::exception& ex) {
+          log_->error("storage commit failed: {}", ex.what());
         }
-        t.commit();
-      } catch (const std::exception& ex) {
-        log_->error("storage commit failed: {}", ex.what());
+        committed.swap(after_commit_);
       }
+      // Callers wait for their write to be durable; they are told even when the
+      // commit failed (logged above), so nothing stalls behind a broken disk.
+      for (auto& f : committed) f();
     }
   }
 
@@ -473,7 +577,9 @@ class sqlite_store final : public store {
   std::shared_ptr<spdlog::logger> log_;
   SQLite::Database db_;
   std::mutex db_mutex_;
-  std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_, ins_chat_, del_chat_;
+  std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_, ins_chat_, del_chat_,
+      ins_delivery_, upd_delivery_, del_delivery_;
+  std::vector<std::function<void()>> after_commit_;  // writer thread only
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

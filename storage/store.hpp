@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,22 @@ struct audit_entry {
   std::string outcome;  // "ran" or "denied"
 };
 
+// A push reporter's delivery in the outbox: stored before its first attempt,
+// removed once delivered or superseded, kept as a dead letter when it cannot be.
+struct delivery {
+  std::string id;        // stable and unique: reporter/builder/number/kind[/part]
+  std::string reporter;  // the [[reporter]] name
+  std::string key;       // status APIs: target|commit|context, the latest seq wins; else empty
+  std::uint64_t seq = 0;  // feed seq of the reported event
+  std::string request;   // the request as notifiers/ serialized it (never holds secrets)
+  std::string summary;   // for logs and `herald outbox`
+  int attempts = 0;
+  core::time_point created{};
+  core::time_point next_attempt{};
+  std::string last_error;  // the latest failure, secret-free
+  bool dead = false;
+};
+
 class store {
  public:
   virtual ~store() = default;
@@ -56,6 +73,9 @@ class store {
   // Announcements left unconfirmed by the previous run, oldest first.
   virtual std::vector<chat_message> chat_outbox() = 0;
 
+  // Outbox deliveries: pending ones oldest first, or the dead letters newest first.
+  virtual std::vector<delivery> deliveries(bool dead) = 0;
+
   // ---- writes (queued; committed in batches)
   virtual void record(const core::event& e) = 0;
   virtual void save_contact(const std::string& key, const std::string& state) = 0;
@@ -64,6 +84,15 @@ class store {
   virtual std::vector<audit_entry> audit_log(std::size_t limit) = 0;
   virtual void add_chat_message(const chat_message& m) = 0;
   virtual void remove_chat_message(const std::string& id) = 0;
+  // Stores `d` (ignored when its id is already stored) and calls `committed` on
+  // the writer thread once the batch holding it is committed.
+  virtual void add_delivery(const delivery& d, std::function<void()> committed) = 0;
+  virtual void update_delivery(const std::string& id, int attempts, core::time_point next_attempt,
+                               const std::string& last_error) = 0;
+  virtual void remove_delivery(const std::string& id) = 0;
+  virtual void dead_letter(const std::string& id, int attempts, const std::string& reason) = 0;
+  // Moves dead letters (all when `id` is empty) back to pending; returns how many.
+  virtual std::size_t revive(const std::string& id) = 0;
   // Blocks until every queued write is committed.
   virtual void flush() = 0;
 };

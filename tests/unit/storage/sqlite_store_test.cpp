@@ -7,6 +7,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <filesystem>
+#include <future>
 
 namespace herald::storage {
 namespace {
@@ -132,10 +133,10 @@ TEST(SqliteStore, AuditLogNewestFirst) {
 
 TEST(SqliteStore, MigratesVersion2NotifySubscriptionsToContacts) {
   temp_db db;
-  db.open().reset();  // create at the latest version, then take it back to version 2
+  db.open().reset();  // create at the latest version, then take it back to version 2 (also undoing later ones)
   {
     SQLite::Database raw((db.dir / "herald.db").string(), SQLite::OPEN_READWRITE);
-    raw.exec("DROP TABLE contacts; DROP TABLE audit; ALTER TABLE builds DROP COLUMN codebase;"
+    raw.exec("DROP TABLE deliveries; DROP TABLE contacts; DROP TABLE audit; ALTER TABLE builds DROP COLUMN codebase;"
              "CREATE TABLE notify (contact TEXT PRIMARY KEY, events TEXT NOT NULL);"
              "INSERT INTO notify VALUES ('irc:#builds', '[\"started\",\"failure\"]');"
              "PRAGMA user_version = 2;");
@@ -151,6 +152,73 @@ TEST(SqliteStore, NewDatabaseIsAtLatestSchema) {
   EXPECT_EQ(s->last_seq(), 0u);
   EXPECT_EQ(s->history("none").last_number, 0);
   EXPECT_GE(schema_version(), 1);
+}
+
+}  // namespace
+}  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+delivery make_delivery(std::string id, std::uint64_t seq) {
+  delivery d;
+  d.id = std::move(id);
+  d.reporter = "gh";
+  d.key = "github:o/r|abc|herald/linux";
+  d.seq = seq;
+  d.request = R"({"path":"/x"})";
+  d.summary = "github status";
+  d.created = core::clock::now();
+  d.next_attempt = d.created;
+  return d;
+}
+
+TEST(SqliteStore, DeliveryIsCommittedBeforeTheCallbackRuns) {
+  temp_db db;
+  auto s = db.open();
+  std::promise<void> committed;
+  s->add_delivery(make_delivery("gh/linux/7/finished", 9), [&] { committed.set_value(); });
+  committed.get_future().wait();
+  // Another connection sees it: it is on disk, not only queued.
+  SQLite::Database other((db.dir / "herald.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(other.execAndGet("SELECT count(*) FROM deliveries WHERE id = 'gh/linux/7/finished'").getInt(), 1);
+}
+
+TEST(SqliteStore, DeliveriesSurviveReopenUntilRemovedOrDead) {
+  temp_db db;
+  {
+    auto s = db.open();
+    s->add_delivery(make_delivery("a", 1), nullptr);
+    s->add_delivery(make_delivery("b", 2), nullptr);
+    s->add_delivery(make_delivery("c", 3), nullptr);
+    s->add_delivery(make_delivery("a", 4), nullptr);  // same id: ignored
+    s->update_delivery("b", 3, core::clock::now(), "HTTP 500");
+    s->remove_delivery("c");
+    s->flush();
+  }
+  auto s = db.open();
+  auto pending = s->deliveries(false);
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].id, "a");
+  EXPECT_EQ(pending[0].seq, 1u);
+  EXPECT_EQ(pending[1].id, "b");
+  EXPECT_EQ(pending[1].attempts, 3);
+  EXPECT_EQ(pending[1].last_error, "HTTP 500");
+  EXPECT_EQ(pending[1].request, R"({"path":"/x"})");
+
+  s->dead_letter("b", 4, "HTTP 404: not found");
+  s->flush();
+  auto dead = s->deliveries(true);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].id, "b");
+  EXPECT_EQ(dead[0].attempts, 4);
+  EXPECT_EQ(dead[0].last_error, "HTTP 404: not found");
+  EXPECT_EQ(s->deliveries(false).size(), 1u);
+
+  EXPECT_EQ(s->revive("nope"), 0u);
+  EXPECT_EQ(s->revive(""), 1u);
+  EXPECT_EQ(s->deliveries(false).size(), 2u);
+  EXPECT_TRUE(s->deliveries(true).empty());
 }
 
 }  // namespace
