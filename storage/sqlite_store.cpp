@@ -386,7 +386,8 @@ class sqlite_store final : public store {
   void flush() override {
     std::promise<void> done;
     auto f = done.get_future();
-    enqueue([&done](sqlite_store&) { done.set_value(); });
+    // Told after the commit, and after the commit callbacks queued before it.
+    enqueue([&done](sqlite_store& s) { s.after_commit_.push_back([&done] { done.set_value(); }); });
     f.wait();
   }
 

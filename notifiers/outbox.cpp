@@ -1,0 +1,352 @@
+#include "notifiers/outbox.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+namespace herald::notifiers {
+namespace {
+
+using namespace std::chrono;
+
+std::optional<double> number(const std::string& s) {
+  double v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p == s.data()) return std::nullopt;
+  return v;
+}
+
+// "Wed, 21 Oct 2015 07:28:00 GMT" (the only HTTP-date form senders use today).
+std::optional<core::time_point> http_date(const std::string& s) {
+  std::tm tm{};
+  char wday[4]{}, mon[4]{};
+  if (std::sscanf(s.c_str(), "%3s, %d %3s %d %d:%d:%d GMT", wday, &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec) != 7)
+    return std::nullopt;
+  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  auto at = months.find(mon);
+  if (at == std::string_view::npos || at % 3 != 0) return std::nullopt;
+  tm.tm_mon = static_cast<int>(at / 3);
+  tm.tm_year -= 1900;
+  return core::clock::from_time_t(timegm(&tm));
+}
+
+core::time_point after(core::time_point now, double secs) {
+  return now + duration_cast<core::clock::duration>(duration<double>(std::clamp(secs, 0.0, 86400.0)));
+}
+
+// When the peer asked us to come back: Retry-After (seconds or HTTP-date), the
+// rate-limit reset headers (GitHub/GitLab/Discord), or Telegram's JSON retry_after.
+std::optional<core::time_point> wait_hint(const transfer_result& r, core::time_point now) {
+  auto header = [&](const char* name) -> const std::string* {
+    auto it = r.headers.find(name);
+    return it == r.headers.end() ? nullptr : &it->second;
+  };
+  if (const auto* v = header("retry-after")) {
+    if (auto secs = number(*v)) return after(now, *secs);
+    if (auto t = http_date(*v)) return std::max(*t, now);
+  }
+  if (const auto* v = header("x-ratelimit-reset-after"))
+    if (auto secs = number(*v)) return after(now, *secs);
+  for (const char* name : {"x-ratelimit-reset", "ratelimit-reset"}) {
+    if (const auto* v = header(name)) {
+      if (auto n = number(*v)) {
+        // An epoch second (GitHub, GitLab, Discord) or, below a year's worth, a delay.
+        if (*n > 1e9) return std::max(core::clock::from_time_t(static_cast<std::time_t>(std::ceil(*n))), now);
+        return after(now, *n);
+      }
+    }
+  }
+  if (r.status == 429 && !r.body.empty()) {
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_object() && j.contains("parameters") && j["parameters"].is_object()) {
+      const auto& p = j["parameters"];
+      if (p.contains("retry_after") && p["retry_after"].is_number()) return after(now, p["retry_after"].get<double>());
+    }
+  }
+  return std::nullopt;
+}
+
+bool rate_limited(const transfer_result& r) {
+  if (r.status == 429) return true;
+  if (r.status != 403) return false;
+  auto remaining = r.headers.find("x-ratelimit-remaining");
+  if (remaining != r.headers.end() && remaining->second == "0") return true;
+  return r.headers.contains("retry-after");
+}
+
+std::string seconds_text(core::clock::duration d) {
+  auto ms = duration_cast<milliseconds>(d).count();
+  if (ms < 10000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
+  return fmt::format("{} s", (ms + 500) / 1000);
+}
+
+}  // namespace
+
+attempt_outcome classify(const transfer_result& r, bool smtp, core::time_point now) {
+  using k = attempt_outcome::kind;
+  const long s = r.status;
+  if (smtp) {
+    if (r.error.empty() && (s == 0 || (s >= 200 && s < 300))) return {k::delivered, {}, {}};
+    std::string why = s ? fmt::format("SMTP {}", s) : std::string("SMTP");
+    if (!r.error.empty()) why += ": " + r.error;
+    if (s >= 500 && s < 600) return {k::permanent, why, {}};
+    return {k::retry, why, {}};
+  }
+  if (s >= 200 && s < 300) return {k::delivered, {}, {}};  // even if the answer was cut short
+  if (s == 0) return {k::retry, r.error.empty() ? "no response" : r.error, {}};
+  std::string why = fmt::format("HTTP {}", s);
+  if (!r.body.empty()) {
+    std::string excerpt = r.body.substr(0, 200);
+    std::ranges::replace_if(excerpt, [](char c) { return static_cast<unsigned char>(c) < 0x20; }, ' ');
+    why += ": " + excerpt;
+  }
+  if (rate_limited(r)) return {k::retry, why, wait_hint(r, now)};
+  if (s == 408 || s == 425 || s >= 500) return {k::retry, why, wait_hint(r, now)};
+  return {k::permanent, why, {}};  // 3xx (we follow no redirects), 400, 401, 403, 404, 422, ...
+}
+
+core::time_point next_attempt(const retry_policy& p, int attempts, core::time_point now,
+                              std::optional<core::time_point> not_before, double random01) {
+  double base = p.initial.count() * std::pow(2.0, std::max(0, attempts - 1));
+  base = std::min(base, p.max.count());
+  auto t = after(now, base * (0.5 + 0.5 * std::clamp(random01, 0.0, 1.0)));
+  if (not_before && *not_before > t) t = *not_before;
+  return t;
+}
+
+outbox::outbox(scheduler& sched, storage::store& store, std::shared_ptr<spdlog::logger> log)
+    : sched_(sched), store_(store), log_(std::move(log)) {}
+
+outbox::~outbox() { *alive_ = false; }
+
+void outbox::add_reporter(const std::string& name, retry_policy policy, send_fn send, std::size_t parallel) {
+  auto& r = reporters_[name];
+  r.policy = policy;
+  r.send = std::move(send);
+  r.parallel = std::max<std::size_t>(parallel, 1);
+}
+
+std::size_t outbox::in_flight() const {
+  std::size_t n = 0;
+  for (const auto& [_, r] : reporters_) n += r.in_flight;
+  return n;
+}
+
+void outbox::restore(std::vector<storage::delivery> pending) {
+  // Only the newest state per key is worth sending.
+  std::map<std::string, const storage::delivery*> newest;
+  for (const auto& d : pending)
+    if (!d.key.empty()) {
+      auto& n = newest[d.key];
+      if (!n || n->seq < d.seq) n = &d;
+    }
+  std::size_t kept = 0, dropped = 0;
+  const auto now = sched_.now();
+  for (auto& d : pending) {
+    if (!d.key.empty() && newest[d.key] != &d) {
+      store_.remove_delivery(d.id);
+      ++dropped;
+      continue;
+    }
+    auto [it, fresh] = entries_.try_emplace(d.id);
+    if (!fresh) continue;
+    it->second.d = std::move(d);
+    auto& e = it->second;
+    if (!reporters_.contains(e.d.reporter)) {
+      kill(e, "reporter `" + e.d.reporter + "` is no longer configured");
+      continue;
+    }
+    if (!e.d.key.empty()) latest_[e.d.key] = e.d.id;
+    make_due(e, now);  // a restart is a fresh start: try at once
+    ++kept;
+  }
+  if (kept || dropped)
+    log_->info("outbox: {} deliveries left from the last run, {} superseded by newer states", kept, dropped);
+  pump();
+}
+
+void outbox::add(storage::delivery d) {
+  if (!reporters_.contains(d.reporter)) {
+    log_->error("outbox: no reporter `{}` for {}", d.reporter, d.summary);
+    return;
+  }
+  if (!d.key.empty()) {
+    if (auto it = latest_.find(d.key); it != latest_.end()) {
+      auto& old = entries_.at(it->second);
+      if (old.d.seq >= d.seq) {
+        log_->debug("outbox: {} is older than the queued state; dropped", d.summary);
+        ++stats_.superseded;
+        return;
+      }
+      ++stats_.superseded;
+      if (old.st == state::in_flight) {
+        old.superseded = true;  // its attempt finishes first; the new state follows it
+        superseded_in_flight_.insert(d.key);
+      } else {
+        log_->debug("outbox: {} superseded by a newer state", old.d.summary);
+        store_.remove_delivery(old.d.id);
+        forget(old.d.id);
+      }
+    }
+    latest_[d.key] = d.id;
+  }
+  const auto id = d.id;
+  auto [it, fresh] = entries_.try_emplace(id);
+  if (!fresh) {
+    log_->debug("outbox: {} is already queued", d.summary);
+    return;
+  }
+  it->second.d = std::move(d);
+  ++stats_.added;
+  store_.add_delivery(it->second.d, [this, id, alive = alive_] {
+    sched_.post([this, id, alive] {
+      if (*alive) stored(id);
+    });
+  });
+}
+
+void outbox::stored(const std::string& id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.st != state::storing) return;
+  auto& e = it->second;
+  // A newer state for the key waits until the older one's attempt is over.
+  if (!e.d.key.empty() && superseded_in_flight_.contains(e.d.key)) {
+    e.st = state::blocked;
+    return;
+  }
+  make_due(e, std::max(e.d.next_attempt, sched_.now()));
+  pump();
+}
+
+void outbox::make_due(entry& e, core::time_point when) {
+  e.st = state::waiting;
+  e.d.next_attempt = when;
+  e.ticket = ++next_ticket_;
+  tickets_[e.ticket] = e.d.id;
+  reporters_.at(e.d.reporter).due.emplace(when, e.ticket);
+}
+
+void outbox::pump() {
+  if (draining_) return;
+  const auto now = sched_.now();
+  std::optional<core::time_point> wake;
+  for (auto& [name, r] : reporters_) {
+    while (r.in_flight < r.parallel && !r.due.empty()) {
+      auto [when, ticket] = *r.due.begin();
+      if (when > now) {
+        if (!wake || when < *wake) wake = when;
+        break;
+      }
+      r.due.erase(r.due.begin());
+      auto id = tickets_.extract(ticket).mapped();
+      start(r, entries_.at(id));
+    }
+  }
+  if (wake) sched_.wake_at(*wake, [this, alive = alive_] {
+      if (*alive) pump();
+    });
+}
+
+void outbox::start(reporter& r, entry& e) {
+  e.st = state::in_flight;
+  e.ticket = 0;
+  ++e.d.attempts;
+  ++r.in_flight;
+  r.send(e.d, [this, id = e.d.id, alive = alive_](attempt_outcome o) {
+    if (*alive) finished(id, o);
+  });
+}
+
+void outbox::finished(const std::string& id, const attempt_outcome& o) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  auto& e = it->second;
+  auto& r = reporters_.at(e.d.reporter);
+  --r.in_flight;
+  using k = attempt_outcome::kind;
+  if (e.superseded) {
+    // A newer state for the same target is queued; this one is done either way.
+    store_.remove_delivery(id);
+    auto key = e.d.key;
+    forget(id);
+    superseded_in_flight_.erase(key);
+    release_key(key);
+  } else if (o.what == k::delivered) {
+    ++stats_.delivered;
+    if (e.d.attempts > 1)
+      log_->info("outbox: {} delivered after {} attempts", e.d.summary, e.d.attempts);
+    else
+      log_->debug("outbox: {} delivered", e.d.summary);
+    store_.remove_delivery(id);
+    forget(id);
+  } else if (o.what == k::permanent) {
+    kill(e, o.reason);
+  } else {
+    const auto now = sched_.now();
+    const bool too_many = r.policy.max_attempts > 0 && e.d.attempts >= r.policy.max_attempts;
+    const bool too_old = now - e.d.created >= duration_cast<core::clock::duration>(r.policy.max_age);
+    if (too_many || too_old) {
+      kill(e, fmt::format("gave up after {} attempts: {}", e.d.attempts, o.reason));
+    } else {
+      std::uniform_real_distribution<double> jitter(0.0, 1.0);
+      auto when = next_attempt(r.policy, e.d.attempts, now, o.not_before, jitter(rng_));
+      ++stats_.retried;
+      log_->warn("outbox: {}: attempt {} failed: {}; next in {}", e.d.summary, e.d.attempts, o.reason,
+                 seconds_text(when - now));
+      e.d.last_error = o.reason;
+      store_.update_delivery(id, e.d.attempts, when, o.reason);
+      make_due(e, when);
+    }
+  }
+  if (draining_) {
+    if (in_flight() == 0 && drained_) std::exchange(drained_, nullptr)();
+    return;
+  }
+  pump();
+}
+
+void outbox::kill(entry& e, const std::string& reason) {
+  ++stats_.dead;
+  log_->error("outbox: {}: dead letter after {} attempt(s): {}", e.d.summary, e.d.attempts, reason);
+  store_.dead_letter(e.d.id, e.d.attempts, reason);
+  forget(e.d.id);
+}
+
+void outbox::forget(const std::string& id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  auto& e = it->second;
+  if (e.st == state::waiting && e.ticket) {
+    auto& r = reporters_.at(e.d.reporter);
+    r.due.erase({e.d.next_attempt, e.ticket});
+    tickets_.erase(e.ticket);
+  }
+  if (auto l = latest_.find(e.d.key); !e.d.key.empty() && l != latest_.end() && l->second == id) latest_.erase(l);
+  entries_.erase(it);
+}
+
+void outbox::release_key(const std::string& key) {
+  auto l = latest_.find(key);
+  if (l == latest_.end()) return;
+  auto it = entries_.find(l->second);
+  if (it != entries_.end() && it->second.st == state::blocked)
+    make_due(it->second, std::max(it->second.d.next_attempt, sched_.now()));
+}
+
+void outbox::drain(std::function<void()> done) {
+  draining_ = true;
+  if (in_flight() == 0) {
+    done();
+    return;
+  }
+  drained_ = std::move(done);
+}
+
+}  // namespace herald::notifiers

@@ -1,0 +1,138 @@
+// The reporters' durable outbox: every delivery is stored before its first
+// attempt, retried with exponential backoff and jitter (honouring Retry-After
+// and rate-limit resets), dead-lettered when it cannot succeed, and, for status
+// APIs, superseded by a newer state for the same (target, commit, context).
+// Runs on the event loop; attempts run elsewhere (notifiers/transfer).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/build.hpp"
+#include "core/builder.hpp"
+#include "notifiers/transfer.hpp"
+#include "storage/store.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace herald::notifiers {
+
+// What one attempt came to.
+struct attempt_outcome {
+  enum class kind { delivered, retry, permanent };
+  kind what = kind::delivered;
+  std::string reason;                          // secret-free: "HTTP 500", "timeout after 30 s"
+  std::optional<core::time_point> not_before;  // Retry-After or a rate-limit reset
+};
+
+// 2xx (SMTP 2xx) delivered; 400, 401, 403 (unless rate limited), 404, 422 and
+// other 4xx are permanent, as are SMTP 5xx; 408, 425, 429, 5xx, SMTP 4xx and
+// transport failures are retried.
+attempt_outcome classify(const transfer_result& r, bool smtp, core::time_point now);
+
+struct retry_policy {
+  core::seconds initial{1};
+  core::seconds max{3600};
+  int max_attempts = 0;  // 0: no limit but max_age
+  core::seconds max_age{3 * 24 * 3600};
+};
+
+// When to try again after `attempts` failed attempts: initial·2^(attempts-1)
+// capped at max, scaled by a jitter factor in [0.5, 1] (random01 in [0, 1)),
+// and never before `not_before`.
+core::time_point next_attempt(const retry_policy& p, int attempts, core::time_point now,
+                              std::optional<core::time_point> not_before, double random01);
+
+// The outbox's view of the event loop.
+class scheduler {
+ public:
+  virtual ~scheduler() = default;
+  virtual core::time_point now() const = 0;
+  virtual void post(std::function<void()> fn) = 0;  // thread-safe: runs fn on the loop
+  // One wake-up: a new call replaces the previous one.
+  virtual void wake_at(core::time_point t, std::function<void()> fn) = 0;
+};
+
+class outbox {
+ public:
+  // Starts one attempt; `done` must be called once, on the loop.
+  using send_fn = std::function<void(const storage::delivery&, std::function<void(attempt_outcome)> done)>;
+
+  struct counters {
+    std::uint64_t added = 0, delivered = 0, retried = 0, dead = 0, superseded = 0;
+  };
+
+  outbox(scheduler& sched, storage::store& store, std::shared_ptr<spdlog::logger> log);
+  ~outbox();
+  outbox(const outbox&) = delete;
+  outbox& operator=(const outbox&) = delete;
+
+  // A reporter's deliveries use its policy and sender, at most `parallel` at once.
+  void add_reporter(const std::string& name, retry_policy policy, send_fn send, std::size_t parallel = 8);
+
+  // Deliveries left pending by the last run: attempted now, not stored again.
+  // Those of reporters no longer configured become dead letters.
+  void restore(std::vector<storage::delivery> pending);
+  // A new delivery: stored, then attempted once the store has committed it.
+  void add(storage::delivery d);
+
+  // Stops starting attempts; `done` runs once none is in flight (or at once).
+  void drain(std::function<void()> done);
+
+  std::size_t pending() const { return entries_.size(); }
+  std::size_t in_flight() const;
+  const counters& stats() const { return stats_; }
+
+ private:
+  enum class state { storing, blocked, waiting, in_flight };
+  struct entry {
+    storage::delivery d;
+    state st = state::storing;
+    bool superseded = false;  // a newer state for its key arrived while it was in flight
+    std::uint64_t ticket = 0;  // its place in its reporter's due set, while waiting
+  };
+  struct reporter {
+    retry_policy policy;
+    send_fn send;
+    std::size_t parallel = 8;
+    std::size_t in_flight = 0;
+    std::set<std::pair<core::time_point, std::uint64_t>> due;  // (when, ticket)
+  };
+
+  void stored(const std::string& id);
+  void make_due(entry& e, core::time_point when);
+  void pump();
+  void start(reporter& r, entry& e);
+  void finished(const std::string& id, const attempt_outcome& o);
+  void forget(const std::string& id);
+  void kill(entry& e, const std::string& reason);
+  void release_key(const std::string& key);
+
+  scheduler& sched_;
+  storage::store& store_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::map<std::string, reporter> reporters_;
+  std::map<std::string, entry> entries_;
+  std::map<std::uint64_t, std::string> tickets_;  // due ticket -> entry id
+  std::map<std::string, std::string> latest_;     // key -> id of the newest entry for it
+  std::set<std::string> superseded_in_flight_;    // keys whose older state is still being sent
+  std::uint64_t next_ticket_ = 0;
+  bool draining_ = false;
+  std::function<void()> drained_;
+  counters stats_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace herald::notifiers

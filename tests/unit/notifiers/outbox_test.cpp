@@ -1,0 +1,357 @@
+#include "notifiers/outbox.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+
+namespace herald::notifiers {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using k = attempt_outcome::kind;
+
+// A loop with a hand-driven clock. post() may come from the store's writer thread.
+class manual_loop final : public scheduler {
+ public:
+  core::time_point now() const override { return now_; }
+  void post(std::function<void()> fn) override {
+    std::lock_guard lock(m_);
+    posted_.push_back(std::move(fn));
+  }
+  void wake_at(core::time_point t, std::function<void()> fn) override {
+    wake_time_ = t;
+    wake_ = std::move(fn);
+  }
+  // Runs what was posted (after the store committed), then due wake-ups.
+  void settle(storage::store& s) {
+    for (int round = 0; round < 10; ++round) {
+      s.flush();
+      std::deque<std::function<void()>> batch;
+      {
+        std::lock_guard lock(m_);
+        batch.swap(posted_);
+      }
+      if (batch.empty()) break;
+      for (auto& f : batch) f();
+    }
+  }
+  void advance(core::clock::duration d, storage::store& s) {
+    now_ += d;
+    if (wake_ && wake_time_ <= now_) std::exchange(wake_, nullptr)();
+    settle(s);
+  }
+  std::optional<core::time_point> wake_time() const {
+    if (!wake_) return std::nullopt;
+    return wake_time_;
+  }
+
+ private:
+  core::time_point now_ = core::clock::now();
+  mutable std::mutex m_;
+  std::deque<std::function<void()>> posted_;
+  core::time_point wake_time_{};
+  std::function<void()> wake_;
+};
+
+struct attempt {
+  storage::delivery d;
+  std::function<void(attempt_outcome)> done;
+};
+
+struct fixture {
+  fs::path dir = fs::temp_directory_path() / ("herald-outbox-" + std::to_string(::getpid()) + "-" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::shared_ptr<spdlog::logger> log =
+      std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
+  std::unique_ptr<storage::store> store;
+  manual_loop loop;
+  std::unique_ptr<outbox> box;
+  std::vector<attempt> attempts;  // every attempt started, in order
+
+  fixture() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    reopen();
+  }
+  ~fixture() {
+    box.reset();
+    store.reset();
+    fs::remove_all(dir);
+  }
+  void reopen(retry_policy p = {}) {
+    box.reset();
+    store.reset();
+    store = storage::open_sqlite(dir / "herald.db", log);
+    box = std::make_unique<outbox>(loop, *store, log);
+    box->add_reporter("gh", p, [this](const storage::delivery& d, std::function<void(attempt_outcome)> done) {
+      attempts.push_back({d, std::move(done)});
+    }, 2);
+  }
+  void add(std::string id, std::uint64_t seq, std::string key = "") {
+    storage::delivery d;
+    d.id = std::move(id);
+    d.reporter = "gh";
+    d.key = std::move(key);
+    d.seq = seq;
+    d.request = "{}";
+    d.summary = d.id;
+    d.created = loop.now();
+    d.next_attempt = loop.now();
+    box->add(std::move(d));
+  }
+  void answer(std::size_t i, attempt_outcome o) {
+    attempts.at(i).done(std::move(o));
+    loop.settle(*store);
+  }
+  std::vector<std::string> ids(bool dead) {
+    std::vector<std::string> out;
+    for (auto& d : store->deliveries(dead)) out.push_back(d.id);
+    return out;
+  }
+};
+
+TEST(Outbox, StoresBeforeTheFirstAttemptAndRemovesWhenDelivered) {
+  fixture f;
+  f.add("a", 1);
+  EXPECT_TRUE(f.attempts.empty());  // not before the store committed it
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 1u);
+  EXPECT_EQ(f.ids(false), std::vector<std::string>{"a"});
+  f.answer(0, {k::delivered, {}, {}});
+  EXPECT_TRUE(f.ids(false).empty());
+  EXPECT_EQ(f.box->stats().delivered, 1u);
+  EXPECT_EQ(f.box->pending(), 0u);
+}
+
+TEST(Outbox, RetriesWithBackoffAndHonoursRetryAfter) {
+  fixture f;
+  f.reopen({.initial = 2s, .max = 60s});
+  f.add("a", 1);
+  f.loop.settle(*f.store);
+  f.answer(0, {k::retry, "HTTP 500", {}});
+  auto first = *f.loop.wake_time() - f.loop.now();
+  EXPECT_GE(first, 1s);  // 2 s with jitter in [0.5, 1]
+  EXPECT_LE(first, 2s);
+  auto stored = f.store->deliveries(false);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].attempts, 1);
+  EXPECT_EQ(stored[0].last_error, "HTTP 500");
+  f.loop.advance(first, *f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  f.answer(1, {k::retry, "HTTP 429", f.loop.now() + 30s});
+  EXPECT_EQ(*f.loop.wake_time() - f.loop.now(), 30s);  // Retry-After beats the 4 s backoff
+  f.loop.advance(29s, *f.store);
+  EXPECT_EQ(f.attempts.size(), 2u);
+  f.loop.advance(1s, *f.store);
+  ASSERT_EQ(f.attempts.size(), 3u);
+  f.answer(2, {k::delivered, {}, {}});
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
+TEST(Outbox, PermanentFailureIsADeadLetterWithItsReason) {
+  fixture f;
+  f.add("a", 1);
+  f.loop.settle(*f.store);
+  f.answer(0, {k::permanent, "HTTP 404: Not Found", {}});
+  auto dead = f.store->deliveries(true);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].last_error, "HTTP 404: Not Found");
+  EXPECT_EQ(dead[0].attempts, 1);
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
+TEST(Outbox, GivesUpAfterMaxAttempts) {
+  fixture f;
+  f.reopen({.initial = 1s, .max = 1s, .max_attempts = 3});
+  f.add("a", 1);
+  f.loop.settle(*f.store);
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(f.attempts.size(), i + 1);
+    f.answer(i, {k::retry, "timeout", {}});
+    f.loop.advance(1s, *f.store);
+  }
+  EXPECT_EQ(f.attempts.size(), 3u);
+  auto dead = f.store->deliveries(true);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].last_error, "gave up after 3 attempts: timeout");
+}
+
+TEST(Outbox, NewerStateSupersedesAQueuedOne) {
+  fixture f;
+  // Two in flight (parallel 2) keep the reporter busy so "pending" stays queued.
+  f.add("x", 1);
+  f.add("y", 2);
+  f.add("pending", 3, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  f.add("success", 4, "gh|abc|ctx");
+  f.add("stale", 2, "gh|abc|ctx");  // older than what is queued: dropped
+  f.loop.settle(*f.store);
+  f.answer(0, {k::delivered, {}, {}});
+  ASSERT_EQ(f.attempts.size(), 3u);
+  EXPECT_EQ(f.attempts[2].d.id, "success");
+  f.answer(1, {k::delivered, {}, {}});
+  f.answer(2, {k::delivered, {}, {}});
+  EXPECT_EQ(f.attempts.size(), 3u);  // "pending" was never sent
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
+TEST(Outbox, NewerStateWaitsForTheOneInFlight) {
+  fixture f;
+  f.add("pending", 1, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 1u);
+  f.add("success", 2, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  EXPECT_EQ(f.attempts.size(), 1u);  // never two states for one target at once
+  f.answer(0, {k::retry, "HTTP 502", {}});  // the old state is not retried
+  ASSERT_EQ(f.attempts.size(), 2u);
+  EXPECT_EQ(f.attempts[1].d.id, "success");
+  f.answer(1, {k::delivered, {}, {}});
+  EXPECT_TRUE(f.ids(false).empty());
+  EXPECT_EQ(f.attempts.size(), 2u);
+}
+
+TEST(Outbox, RestartResendsWhatWasPendingOnceKeepingTheNewestState) {
+  fixture f;
+  f.add("a", 1);
+  f.add("b", 2, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  f.answer(0, {k::retry, "refused", {}});
+  f.answer(1, {k::retry, "refused", {}});
+  // An older state for the same key left by an older herald: superseded on restore.
+  storage::delivery old;
+  old.id = "old";
+  old.reporter = "gh";
+  old.key = "gh|abc|ctx";
+  old.seq = 1;
+  old.request = "{}";
+  f.store->add_delivery(old, nullptr);
+  f.store->flush();
+
+  f.reopen();
+  f.attempts.clear();
+  f.box->restore(f.store->deliveries(false));
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  std::set<std::string> sent{f.attempts[0].d.id, f.attempts[1].d.id};
+  EXPECT_EQ(sent, (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(f.attempts[0].d.attempts, 2);  // the count survives
+  f.answer(0, {k::delivered, {}, {}});
+  f.answer(1, {k::delivered, {}, {}});
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
+TEST(Outbox, RestoredDeliveryOfARemovedReporterIsADeadLetter) {
+  fixture f;
+  storage::delivery d;
+  d.id = "gone/linux/1/finished";
+  d.reporter = "gone";
+  d.request = "{}";
+  f.store->add_delivery(d, nullptr);
+  f.store->flush();
+  f.box->restore(f.store->deliveries(false));
+  f.loop.settle(*f.store);
+  auto dead = f.store->deliveries(true);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].last_error, "reporter `gone` is no longer configured");
+}
+
+TEST(Outbox, ParallelLimitPerReporter) {
+  fixture f;
+  for (int i = 0; i < 5; ++i) f.add("d" + std::to_string(i), static_cast<std::uint64_t>(i));
+  f.loop.settle(*f.store);
+  EXPECT_EQ(f.attempts.size(), 2u);
+  f.answer(0, {k::delivered, {}, {}});
+  EXPECT_EQ(f.attempts.size(), 3u);
+}
+
+TEST(Outbox, DrainWaitsForAttemptsInFlight) {
+  fixture f;
+  f.add("a", 1);
+  f.loop.settle(*f.store);
+  bool drained = false;
+  f.box->drain([&] { drained = true; });
+  EXPECT_FALSE(drained);
+  f.add("b", 2);
+  f.loop.settle(*f.store);
+  EXPECT_EQ(f.attempts.size(), 1u);  // no new attempt while draining
+  f.answer(0, {k::delivered, {}, {}});
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(f.ids(false), std::vector<std::string>{"b"});  // kept for the next run
+}
+
+transfer_result response(long status, std::map<std::string, std::string> headers = {}, std::string body = {}) {
+  transfer_result r;
+  r.status = status;
+  r.headers = std::move(headers);
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(Classify, HttpStatuses) {
+  auto now = core::clock::now();
+  EXPECT_EQ(classify(response(200), false, now).what, k::delivered);
+  EXPECT_EQ(classify(response(204), false, now).what, k::delivered);
+  for (long s : {400, 401, 403, 404, 405, 413, 422, 301})
+    EXPECT_EQ(classify(response(s), false, now).what, k::permanent) << s;
+  for (long s : {408, 425, 429, 500, 502, 503, 504})
+    EXPECT_EQ(classify(response(s), false, now).what, k::retry) << s;
+  transfer_result refused;
+  refused.error = "Couldn't connect to server";
+  auto o = classify(refused, false, now);
+  EXPECT_EQ(o.what, k::retry);
+  EXPECT_EQ(o.reason, "Couldn't connect to server");
+  EXPECT_EQ(classify(response(404, {}, "Not\r\nFound"), false, now).reason, "HTTP 404: Not  Found");
+}
+
+TEST(Classify, RateLimitsAndTheirResetTimes) {
+  auto now = core::clock::from_time_t(1700000000);
+  auto o = classify(response(429, {{"retry-after", "7"}}), false, now);
+  EXPECT_EQ(o.what, k::retry);
+  EXPECT_EQ(*o.not_before, now + 7s);
+  o = classify(response(403, {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "1700000100"}}), false, now);
+  EXPECT_EQ(o.what, k::retry);  // GitHub's secondary rate limit is a 403
+  EXPECT_EQ(*o.not_before, now + 100s);
+  o = classify(response(429, {{"ratelimit-reset", "1700000050"}}), false, now);
+  EXPECT_EQ(*o.not_before, now + 50s);  // GitLab
+  o = classify(response(429, {{"x-ratelimit-reset-after", "1.5"}}), false, now);
+  EXPECT_EQ(*o.not_before, now + 1500ms);  // Discord
+  o = classify(response(429, {}, R"({"ok":false,"error_code":429,"parameters":{"retry_after":12}})"), false, now);
+  EXPECT_EQ(*o.not_before, now + 12s);  // Telegram
+  o = classify(response(503, {{"retry-after", "Tue, 14 Nov 2023 22:15:00 GMT"}}), false, now);
+  EXPECT_EQ(*o.not_before, core::clock::from_time_t(1700000100));
+  EXPECT_EQ(classify(response(403), false, now).what, k::permanent);
+}
+
+TEST(Classify, SmtpReplies) {
+  auto now = core::clock::now();
+  EXPECT_EQ(classify(response(250), true, now).what, k::delivered);
+  transfer_result temp = response(451);
+  temp.error = "Failed sending data to the peer";
+  EXPECT_EQ(classify(temp, true, now).what, k::retry);
+  transfer_result perm = response(550);
+  perm.error = "RCPT failed";
+  auto o = classify(perm, true, now);
+  EXPECT_EQ(o.what, k::permanent);
+  EXPECT_EQ(o.reason, "SMTP 550: RCPT failed");
+}
+
+TEST(Backoff, DoublesUpToTheCapWithJitter) {
+  retry_policy p{.initial = 1s, .max = 10s};
+  auto now = core::clock::now();
+  EXPECT_EQ(next_attempt(p, 1, now, std::nullopt, 1.0) - now, 1s);
+  EXPECT_EQ(next_attempt(p, 1, now, std::nullopt, 0.0) - now, 500ms);
+  EXPECT_EQ(next_attempt(p, 3, now, std::nullopt, 1.0) - now, 4s);
+  EXPECT_EQ(next_attempt(p, 10, now, std::nullopt, 1.0) - now, 10s);
+  EXPECT_EQ(next_attempt(p, 1, now, now + 1min, 1.0) - now, 1min);
+}
+
+}  // namespace
+}  // namespace herald::notifiers
