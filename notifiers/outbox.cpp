@@ -225,6 +225,7 @@ void outbox::stored(const std::string& id) {
   pump();
 }
 
+
 void outbox::make_due(entry& e, core::time_point when) {
   e.st = state::waiting;
   e.d.next_attempt = when;
@@ -234,7 +235,6 @@ void outbox::make_due(entry& e, core::time_point when) {
 }
 
 void outbox::pump() {
-  if (draining_) return;
   const auto now = sched_.now();
   std::optional<core::time_point> wake;
   for (auto& [name, r] : reporters_) {
@@ -252,6 +252,15 @@ void outbox::pump() {
   if (wake) sched_.wake_at(*wake, [this, alive = alive_] {
       if (*alive) pump();
     });
+  if (draining_ && drained_ && settled(now)) std::exchange(drained_, nullptr)();
+}
+
+bool outbox::settled(core::time_point now) const {
+  for (const auto& [name, r] : reporters_) {
+    if (r.in_flight) return false;
+    if (!r.due.empty() && r.due.begin()->first <= now) return false;
+  }
+  return std::ranges::none_of(entries_, [](const auto& e) { return e.second.st == state::storing; });
 }
 
 void outbox::start(reporter& r, entry& e) {
@@ -305,10 +314,6 @@ void outbox::finished(const std::string& id, const attempt_outcome& o) {
       make_due(e, when);
     }
   }
-  if (draining_) {
-    if (in_flight() == 0 && drained_) std::exchange(drained_, nullptr)();
-    return;
-  }
   pump();
 }
 
@@ -342,11 +347,8 @@ void outbox::release_key(const std::string& key) {
 
 void outbox::drain(std::function<void()> done) {
   draining_ = true;
-  if (in_flight() == 0) {
-    done();
-    return;
-  }
   drained_ = std::move(done);
+  pump();
 }
 
 }  // namespace herald::notifiers

@@ -87,7 +87,8 @@ class outbox {
   // A new delivery: stored, then attempted once the store has committed it.
   void add(storage::delivery d);
 
-  // Stops starting attempts; `done` runs once none is in flight (or at once).
+  // For shutdown: `done` runs once nothing is in flight, being stored or due now
+  // (deliveries waiting for a later retry stay stored for the next run).
   void drain(std::function<void()> done);
 
   std::size_t pending() const { return entries_.size(); }
@@ -113,6 +114,7 @@ class outbox {
   void stored(const std::string& id);
   void make_due(entry& e, core::time_point when);
   void pump();
+  bool settled(core::time_point now) const;
   void start(reporter& r, entry& e);
   void finished(const std::string& id, const attempt_outcome& o);
   void forget(const std::string& id);

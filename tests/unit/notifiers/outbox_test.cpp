@@ -272,17 +272,21 @@ TEST(Outbox, ParallelLimitPerReporter) {
   EXPECT_EQ(f.attempts.size(), 3u);
 }
 
-TEST(Outbox, DrainWaitsForAttemptsInFlight) {
+TEST(Outbox, DrainSendsWhatIsDueAndLeavesLaterRetriesStored) {
   fixture f;
   f.add("a", 1);
+  f.add("b", 2);
   f.loop.settle(*f.store);
   bool drained = false;
   f.box->drain([&] { drained = true; });
   EXPECT_FALSE(drained);
-  f.add("b", 2);
+  f.add("c", 3);  // a build cancelled by the shutdown still reports
   f.loop.settle(*f.store);
-  EXPECT_EQ(f.attempts.size(), 1u);  // no new attempt while draining
   f.answer(0, {k::delivered, {}, {}});
+  ASSERT_EQ(f.attempts.size(), 3u);
+  f.answer(1, {k::retry, "HTTP 503", {}});
+  EXPECT_FALSE(drained);
+  f.answer(2, {k::delivered, {}, {}});
   EXPECT_TRUE(drained);
   EXPECT_EQ(f.ids(false), std::vector<std::string>{"b"});  // kept for the next run
 }

@@ -1,0 +1,349 @@
+#include "notifiers/reporters.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "notifiers/generator.hpp"
+#include "notifiers/mail.hpp"
+#include "notifiers/providers.hpp"
+
+namespace herald::notifiers {
+namespace {
+
+using namespace std::chrono;
+
+std::string build_url(const site& s, std::string_view builder, std::int64_t number) {
+  if (s.url.empty()) return {};
+  std::string base = s.url;
+  if (base.back() != '/') base += '/';
+  return fmt::format("{}#/builders/{}/builds/{}", base, builder, number);
+}
+
+std::string builder_url(const site& s, std::string_view builder) {
+  if (s.url.empty()) return {};
+  std::string base = s.url;
+  if (base.back() != '/') base += '/';
+  return fmt::format("{}#/builders/{}", base, builder);
+}
+
+// The last `lines` lines of `text`.
+std::string tail_lines(const std::string& text, int lines) {
+  std::size_t at = text.size();
+  if (at && text[at - 1] == '\n') --at;
+  while (at > 0 && lines > 0) {
+    auto nl = text.rfind('\n', at - 1);
+    if (nl == std::string::npos) return text;
+    at = nl;
+    --lines;
+  }
+  return at == 0 ? text : text.substr(at + 1);
+}
+
+// Letters, digits and `.-_` only: for Message-IDs and attachment names.
+std::string token_of(std::string_view s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '.';
+  return out.empty() ? std::string("x") : out;
+}
+
+std::string address_of(std::string_view who, const std::string& lookup_domain) {
+  auto lt = who.find('<');
+  auto gt = who.rfind('>');
+  if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt) who = who.substr(lt + 1, gt - lt - 1);
+  while (!who.empty() && who.front() == ' ') who.remove_prefix(1);
+  while (!who.empty() && who.back() == ' ') who.remove_suffix(1);
+  if (who.empty()) return {};
+  auto ok = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("._+-@").find(c) != std::string_view::npos;
+  };
+  if (!std::ranges::all_of(who, ok)) return {};
+  if (who.find('@') != std::string_view::npos) return std::count(who.begin(), who.end(), '@') == 1 ? std::string(who) : "";
+  if (lookup_domain.empty()) return {};
+  return std::string(who) + "@" + lookup_domain;
+}
+
+}  // namespace
+
+// ---- stored requests
+
+std::string serialize(const request& r) {
+  nlohmann::json j = {{"method", r.method}, {"path", r.path}, {"headers", r.headers}, {"body", r.body}};
+  if (!r.mail_from.empty() || !r.mail_to.empty()) {
+    j["mail_from"] = r.mail_from;
+    j["mail_to"] = r.mail_to;
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<request> deserialize(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    request r;
+    r.method = j.at("method").get<std::string>();
+    r.path = j.at("path").get<std::string>();
+    r.headers = j.at("headers").get<std::vector<std::pair<std::string, std::string>>>();
+    r.body = j.at("body").get<std::string>();
+    if (j.contains("mail_from")) r.mail_from = j["mail_from"].get<std::string>();
+    if (j.contains("mail_to")) r.mail_to = j["mail_to"].get<std::vector<std::string>>();
+    return r;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// ---- mail
+
+std::vector<planned> plan_mail(const core::reporter_spec& spec, const formatter& fmt, const report& r,
+                               core::time_point now) {
+  std::vector<std::string> to;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& a) {
+    if (!a.empty() && seen.insert(a).second) to.push_back(a);
+  };
+  for (const auto& a : spec.to) add(a);
+  if (spec.interested_users) {
+    add(address_of(r.request.owner, spec.lookup_domain));
+    for (const auto& b : r.blame) add(address_of(b, spec.lookup_domain));
+  }
+  if (to.empty()) return {};
+
+  const auto from_address = address_of(spec.from, "");
+  auto at = from_address.find('@');
+  const std::string domain = at == std::string::npos ? "herald.invalid" : from_address.substr(at + 1);
+  const char* kind = r.kind == report_kind::started ? "started" : "finished";
+
+  mail_message m;
+  m.from = spec.from;
+  m.to = to;
+  m.subject = fmt.subject(r);
+  m.body = fmt.body(r);
+  m.message_id = fmt::format("herald.{}.{}.{}.{}@{}", token_of(r.builder), r.number, kind, token_of(spec.name), domain);
+  m.thread_id = fmt::format("herald.{}.{}@{}", token_of(r.builder), token_of(r.request.branch), domain);
+  m.date = r.finished_at.value_or(r.started_at.value_or(now));
+  m.headers = {{"X-Herald-Builder", r.builder}, {"X-Herald-Build", std::to_string(r.number)}};
+  if (r.outcome) m.headers.emplace_back("X-Herald-Result", std::string(core::result_name(*r.outcome)));
+  if (spec.attach_logs) {
+    for (const auto& l : r.logs) {
+      mail_attachment a;
+      a.filename = token_of(l.step) + ".log";
+      a.data = l.text.size() > spec.max_log_bytes ? l.text.substr(l.text.size() - spec.max_log_bytes) : l.text;
+      m.attachments.push_back(std::move(a));
+    }
+  }
+  planned p;
+  p.id = fmt::format("{}/{}/{}/{}", spec.name, r.builder, r.number, kind);
+  p.req.method = "SEND";
+  p.req.body = compose(m);
+  p.req.mail_from = from_address;
+  p.req.mail_to = std::move(to);
+  p.summary = fmt::format("mail {} for {}#{} ({} recipient(s))", spec.name, r.builder, r.number, p.req.mail_to.size());
+  return {std::move(p)};
+}
+
+// ---- the reporters
+
+struct reporters::tracked {
+  report base;  // build facts; kind/outcome set per report
+  std::map<int, core::time_point> step_started;
+  std::map<int, std::string> logs;
+};
+
+reporters::reporters(std::vector<core::reporter_spec> specs,
+                     std::map<std::string, std::vector<std::string>> builder_tags, site s, outbox& box,
+                     transfer& xfer, scheduler& sched, std::shared_ptr<spdlog::logger> log)
+    : specs_(std::move(specs)),
+      builder_tags_(std::move(builder_tags)),
+      site_(std::move(s)),
+      box_(box),
+      xfer_(xfer),
+      sched_(sched),
+      log_(std::move(log)) {
+  formatters_.reserve(specs_.size());
+  for (const auto& spec : specs_) {
+    formatters_.emplace_back(spec, log_);
+    if (spec.attach_logs) log_cap_ = std::max(log_cap_, spec.max_log_bytes);
+    retry_policy policy{spec.retry_initial, spec.retry_max, spec.max_attempts, spec.max_age};
+    std::size_t parallel = 8;
+    switch (spec.type) {
+      case core::reporter_type::slack:
+      case core::reporter_type::mattermost:
+      case core::reporter_type::discord:
+      case core::reporter_type::teams:
+      case core::reporter_type::matrix:
+      case core::reporter_type::telegram:
+      case core::reporter_type::zulip: parallel = 1; break;  // chat keeps its order
+      case core::reporter_type::mail: parallel = 4; break;
+      default: break;
+    }
+    const auto* spec_ptr = &spec;
+    box_.add_reporter(spec.name, policy,
+                      [this, spec_ptr](const storage::delivery& d, std::function<void(attempt_outcome)> done) {
+                        send(*spec_ptr, d, std::move(done));
+                      },
+                      parallel);
+  }
+}
+
+reporters::~reporters() = default;
+
+void reporters::send(const core::reporter_spec& spec, const storage::delivery& d,
+                     std::function<void(attempt_outcome)> done) {
+  auto req = deserialize(d.request);
+  if (!req) {
+    done({attempt_outcome::kind::permanent, "the stored request is unreadable", {}});
+    return;
+  }
+  const bool smtp = spec.type == core::reporter_type::mail;
+  transfer_request t;
+  if (smtp) {
+    t.url = spec.url.reveal();
+    t.username = spec.username;
+    t.password = spec.token.reveal();
+    t.mail_from = req->mail_from;
+    t.mail_to = req->mail_to;
+    t.security = spec.security;
+  } else {
+    auto ep = resolve(spec, *req);
+    t.url = std::move(ep.url);
+    t.headers = std::move(ep.headers);
+    t.username = std::move(ep.username);
+    t.password = std::move(ep.password);
+    t.method = req->method;
+  }
+  t.body = std::move(req->body);
+  t.tls_verify = spec.tls_verify;
+  t.tls_ca_file = spec.tls_ca_file;
+  t.timeout = duration_cast<milliseconds>(spec.timeout);
+  xfer_.submit(std::move(t), [this, smtp, done = std::move(done)](transfer_result r) mutable {
+    sched_.post([this, smtp, done = std::move(done), r = std::move(r)] { done(classify(r, smtp, sched_.now())); });
+  });
+}
+
+void reporters::on_event(const core::event& e) {
+  if (specs_.empty()) return;
+  const auto& h = core::header_of(e);
+  const auto key = std::pair(h.builder, h.number);
+  std::visit(
+      [&](const auto& ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, core::build_started>) {
+          auto& t = builds_[key];
+          t = std::make_unique<tracked>();
+          t->base.title = site_.title;
+          t->base.builder = h.builder;
+          t->base.number = h.number;
+          t->base.request = ev.request;
+          t->base.started_at = h.time;
+          if (auto it = builder_tags_.find(h.builder); it != builder_tags_.end()) t->base.tags = it->second;
+          if (!ev.request.owner.empty()) t->base.blame = {ev.request.owner};
+          t->base.build_url = build_url(site_, h.builder, h.number);
+          t->base.builder_url = builder_url(site_, h.builder);
+          report_on(*t, report_kind::started, e);
+        } else if constexpr (std::is_same_v<T, core::step_started>) {
+          if (auto it = builds_.find(key); it != builds_.end()) {
+            it->second->base.steps.push_back({ev.step, ev.name, std::nullopt, {}, std::nullopt});
+            it->second->step_started[ev.step] = h.time;
+          }
+        } else if constexpr (std::is_same_v<T, core::log_appended>) {
+          if (auto it = builds_.find(key); it != builds_.end()) {
+            auto& text = it->second->logs[ev.step];
+            text += ev.text;
+            if (text.size() > 2 * log_cap_) text.erase(0, text.size() - log_cap_);
+          }
+        } else if constexpr (std::is_same_v<T, core::step_finished>) {
+          if (auto it = builds_.find(key); it != builds_.end()) {
+            for (auto& s : it->second->base.steps)
+              if (s.index == ev.step) {
+                s.outcome = ev.outcome;
+                s.text = ev.text;
+                if (auto st = it->second->step_started.find(ev.step); st != it->second->step_started.end())
+                  s.duration = duration_cast<core::seconds>(h.time - st->second);
+              }
+          }
+        } else if constexpr (std::is_same_v<T, core::build_finished>) {
+          auto it = builds_.find(key);
+          std::unique_ptr<tracked> t;
+          if (it != builds_.end()) {
+            t = std::move(it->second);
+            builds_.erase(it);
+          } else {  // finished without a start in this run (closed by a restart)
+            t = std::make_unique<tracked>();
+            t->base.title = site_.title;
+            t->base.builder = h.builder;
+            t->base.number = h.number;
+            t->base.request = ev.request;
+            t->base.started_at = ev.started_at;
+            if (auto tags = builder_tags_.find(h.builder); tags != builder_tags_.end()) t->base.tags = tags->second;
+            if (!ev.request.owner.empty()) t->base.blame = {ev.request.owner};
+            t->base.build_url = build_url(site_, h.builder, h.number);
+            t->base.builder_url = builder_url(site_, h.builder);
+          }
+          t->base.finished_at = h.time;
+          t->base.outcome = ev.outcome;
+          t->base.text = ev.text;
+          // The failed step's log, else the last step's.
+          int log_step = -1;
+          for (const auto& s : t->base.steps) {
+            if (s.outcome && (*s.outcome == core::result::failure || *s.outcome == core::result::exception) &&
+                t->base.failed_step.empty()) {
+              t->base.failed_step = s.name;
+              log_step = s.index;
+            }
+          }
+          if (log_step < 0 && !t->base.steps.empty()) log_step = t->base.steps.back().index;
+          if (auto l = t->logs.find(log_step); l != t->logs.end()) t->base.log_excerpt = tail_lines(l->second, 20);
+          for (const auto& s : t->base.steps) {
+            if (auto l = t->logs.find(s.index); l != t->logs.end()) {
+              bool cut = l->second.size() > log_cap_;
+              t->base.logs.push_back({s.name, cut ? l->second.substr(l->second.size() - log_cap_) : l->second, cut});
+            }
+          }
+          report_on(*t, report_kind::finished, e);
+        }
+      },
+      e);
+}
+
+void reporters::report_on(const tracked& t, report_kind kind, const core::event& e) {
+  const auto& tags = t.base.tags;
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    const auto& spec = specs_[i];
+    auto wanted = wants(spec.generator, e, tags);
+    if (!wanted || *wanted != kind) continue;
+    report r = t.base;
+    r.kind = kind;
+    r.seq = core::header_of(e).seq;
+    if (const auto* f = std::get_if<core::build_finished>(&e)) {
+      r.previous = spec.generator.previous_builder_wide ? f->previous_on_builder : f->previous_on_branch;
+      if (r.previous == core::result::retry) r.previous.reset();
+      r.status_detected = status_detected(f->outcome, r.previous);
+    }
+    std::vector<planned> plans;
+    try {
+      plans = spec.type == core::reporter_type::mail ? plan_mail(spec, formatters_[i], r, sched_.now())
+                                                     : plan(spec, formatters_[i], r);
+    } catch (const std::exception& ex) {
+      log_->error("reporter {}: cannot report {}#{}: {}", spec.name, r.builder, r.number, ex.what());
+      continue;
+    }
+    for (auto& p : plans) {
+      storage::delivery d;
+      d.id = std::move(p.id);
+      d.reporter = spec.name;
+      d.key = std::move(p.key);
+      d.seq = r.seq;
+      d.request = serialize(p.req);
+      d.summary = std::move(p.summary);
+      d.created = sched_.now();
+      d.next_attempt = d.created;
+      box_.add(std::move(d));
+    }
+  }
+}
+
+}  // namespace herald::notifiers
