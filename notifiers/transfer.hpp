@@ -30,7 +30,7 @@ struct transfer_request {
   bool tls_verify = true;
   std::filesystem::path tls_ca_file;
   std::chrono::milliseconds timeout{30000};     // whole transfer
-  std::size_t max_response_bytes = 64 * 1024;  // body kept; a longer body is cut, not an error
+  std::size_t max_response_bytes = 64 * 1024;  // body kept; past it the transfer stops with an error
 };
 
 struct transfer_result {
@@ -47,7 +47,8 @@ class transfer {
   transfer(const transfer&) = delete;
   transfer& operator=(const transfer&) = delete;
 
-  // Thread-safe. `done` runs on the transfer thread, exactly once (unless destroyed first).
+  // Thread-safe. `done` runs on the transfer thread, exactly once (unless destroyed first);
+  // it must not destroy this transfer. Exceptions from it are dropped.
   void submit(transfer_request r, std::function<void(transfer_result)> done);
 
  private:

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Reporters' outbox end to end: a burst of build events fanned out to HTTP
+reporters (build/herald_outbox_burst: the real feed, SQLite outbox, libcurl
+transfer thread and Asio loop) delivered to a receiver in this process's child.
+
+    /usr/bin/python3 bench/e2e/outbox_burst.py [--events 10000] [--reporters 3]
+
+Prints the driver's JSON line plus the receiver's count."""
+
+import argparse
+import http.server
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        self.server.counter.value += 1
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(port, counter, ready):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.counter = counter
+    ready.set()
+    server.serve_forever()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10000)
+    ap.add_argument("--reporters", type=int, default=3)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "herald_outbox_burst"))
+    args = ap.parse_args()
+
+    port = free_port()
+    counter = multiprocessing.Value("q", 0, lock=False)
+    ready = multiprocessing.Event()
+    receiver = multiprocessing.Process(target=serve, args=(port, counter, ready), daemon=True)
+    receiver.start()
+    ready.wait(10)
+    with tempfile.TemporaryDirectory(prefix="herald-burst-") as tmp:
+        out = subprocess.run([args.binary, f"http://127.0.0.1:{port}", str(args.events), str(args.reporters), tmp],
+                             capture_output=True, text=True)
+    receiver.terminate()
+    sys.stderr.write(out.stderr)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["receiver_requests"] = counter.value
+    print(json.dumps(result))
+    return out.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+// The reporters' outbox: what persisting a delivery costs (stored before the
+// first attempt, removed once delivered), and what wording and planning one
+// costs per reporter type. The burst through the whole path is
+// bench/outbox_burst.cpp.
+#include <benchmark/benchmark.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <string>
+
+#include "notifiers/format.hpp"
+#include "notifiers/providers.hpp"
+#include "notifiers/reporters.hpp"
+#include "storage/store.hpp"
+
+namespace {
+
+using namespace herald;
+
+std::shared_ptr<spdlog::logger> quiet() {
+  return std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+// Store then remove one delivery (its whole life in the outbox when the first
+// attempt succeeds); the writer thread commits in batches. Wall time per item,
+// flush included, so the writer's work is counted.
+void BM_OutboxPersist(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / "herald-bench-outbox";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = storage::open_sqlite(dir / "herald.db", quiet());
+  const auto batch = state.range(0);
+  storage::delivery d;
+  d.reporter = "github";
+  d.key = "github:octo/repo|0123456789abcdef0123456789abcdef01234567|herald/linux";
+  d.request = std::string(600, 'x');
+  d.summary = "github status success for linux#7";
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    for (std::int64_t i = 0; i < batch; ++i) {
+      d.id = "github/linux/" + std::to_string(++n) + "/finished";
+      d.seq = static_cast<std::uint64_t>(n);
+      d.created = d.next_attempt = core::clock::now();
+      store->add_delivery(d, nullptr);
+      store->remove_delivery(d.id);
+    }
+    store->flush();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_OutboxPersist)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+notifiers::report sample_report() {
+  notifiers::report r;
+  r.kind = notifiers::report_kind::finished;
+  r.title = "herald";
+  r.builder = "linux";
+  r.number = 1234;
+  r.request.branch = "main";
+  r.request.revision = "0123456789abcdef0123456789abcdef01234567";
+  r.request.owner = "alice";
+  r.request.reason = "force by alice";
+  r.outcome = core::result::failure;
+  r.previous = core::result::success;
+  r.status_detected = "new failure";
+  r.blame = {"alice"};
+  r.steps = {{0, "checkout", core::result::success, "", core::seconds(1.5)},
+             {1, "compile", core::result::failure, "exit 2", core::seconds(42)}};
+  r.failed_step = "compile";
+  r.log_excerpt = "main.cpp:12: error: expected ';'\nninja: build stopped\n";
+  r.build_url = "https://ci.example.org/#/builders/linux/builds/1234";
+  return r;
+}
+
+// Wording and planning one report, then serializing its request: the loop's
+// CPU per delivery before the outbox and the transfer thread take over.
+void BM_PlanReport(benchmark::State& state) {
+  core::reporter_spec spec;
+  spec.name = "r";
+  spec.type = static_cast<core::reporter_type>(state.range(0));
+  spec.repository = "octo/repo";
+  spec.url = core::secret("https://hooks.example.org/x");
+  spec.token = core::secret("t0ken");
+  spec.room = "!room:example.org";
+  spec.from = "ci@example.org";
+  spec.to = {"dev@example.org"};
+  notifiers::formatter fmt(spec, quiet());
+  auto r = sample_report();
+  r.request.props["gerrit_change"] = "42";
+  for (auto _ : state) {
+    auto plans = spec.type == core::reporter_type::mail ? notifiers::plan_mail(spec, fmt, r, core::clock::now())
+                                                        : notifiers::plan(spec, fmt, r);
+    for (auto& p : plans) benchmark::DoNotOptimize(notifiers::serialize(p.req));
+  }
+  state.SetLabel(std::string(core::reporter_type_name(spec.type)));
+}
+BENCHMARK(BM_PlanReport)->DenseRange(0, 13)->Unit(benchmark::kMicrosecond);
+
+}  // namespace

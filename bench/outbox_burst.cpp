@@ -1,0 +1,168 @@
+// End-to-end driver for the reporters' outbox (issue 4): a burst of build
+// events fanned out to several HTTP reporters, through the real feed, SQLite
+// outbox, libcurl transfer thread and Asio loop, to a receiver in another
+// process (bench/e2e/outbox_burst.py starts it). Prints one JSON line:
+// deliveries per second, herald's CPU per delivery and the worst loop stall.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "app/loop_scheduler.hpp"
+#include "core/feed.hpp"
+#include "notifiers/outbox.hpp"
+#include "notifiers/reporters.hpp"
+#include "notifiers/transfer.hpp"
+#include "storage/store.hpp"
+
+namespace asio = boost::asio;
+using namespace herald;
+using namespace std::chrono;
+
+namespace {
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);  // every thread of this process: loop, SQLite writer, transfer
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: herald_outbox_burst RECEIVER_URL EVENTS [REPORTERS] [DATA_DIR]\n";
+    return 2;
+  }
+  const std::string url = argv[1];
+  const int events = std::stoi(argv[2]);
+  const int reporter_count = argc > 3 ? std::stoi(argv[3]) : 3;
+  const std::filesystem::path dir = argc > 4 ? argv[4] : std::filesystem::temp_directory_path() / "herald-burst";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+
+  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto store = storage::open_sqlite(dir / "herald.db", log);
+  asio::io_context io(1);
+  app::loop_scheduler sched(io);
+  notifiers::transfer transfers(64);
+  notifiers::outbox box(sched, *store, log);
+  core::feed feed(0, [](const char*) {});
+  auto store_sub = feed.subscribe([&](const core::event& e) { store->record(e); });
+
+  std::vector<core::reporter_spec> specs;
+  for (int i = 0; i < reporter_count; ++i) {
+    core::reporter_spec s;
+    s.name = "push" + std::to_string(i);
+    s.type = core::reporter_type::http;
+    s.url = core::secret(url + "/r" + std::to_string(i));
+    s.retry_initial = core::seconds(0.2);
+    specs.push_back(std::move(s));
+  }
+  notifiers::reporters reps(specs, {{"linux", {"fast"}}}, {"herald", "https://ci.example.org"}, box, transfers,
+                            sched, log);
+  auto reps_sub = feed.subscribe([&](const core::event& e) { reps.on_event(e); });
+
+  // The loop's responsiveness: a 1 ms ticker records how late it runs.
+  asio::steady_timer ticker(io);
+  auto expected = steady_clock::now();
+  steady_clock::duration worst{};
+  std::vector<double> lateness_ms;
+  bool done = false;
+  std::function<void()> tick = [&] {
+    expected += 1ms;
+    ticker.expires_at(expected);
+    ticker.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || done) return;
+      auto late = steady_clock::now() - expected;
+      worst = std::max(worst, late);
+      lateness_ms.push_back(duration<double, std::milli>(late).count());
+      tick();
+    });
+  };
+
+  const auto expected_deliveries = static_cast<std::uint64_t>(events) * static_cast<std::uint64_t>(reporter_count);
+  const double cpu0 = cpu_seconds();
+  const auto t0 = steady_clock::now();
+  steady_clock::time_point published_at{};
+  // Events arrive one per loop turn, as from build processes: a chain of posts.
+  int next = 0;
+  std::function<void()> publish = [&] {
+    core::build_finished f;
+    f.header.builder = "linux";
+    f.header.number = next + 1;
+    f.request.builder = "linux";
+    f.request.branch = "main";
+    f.request.revision = "0123456789abcdef0123456789abcdef01234567";
+    f.request.owner = "alice";
+    f.outcome = next % 3 == 0 ? core::result::failure : core::result::success;
+    f.previous_on_branch = core::result::success;
+    feed.publish(f);
+    if (++next < events)
+      asio::post(io, publish);
+    else
+      published_at = steady_clock::now();
+  };
+  // Finished when every delivery left the outbox.
+  asio::steady_timer poll(io);
+  std::function<void()> check = [&] {
+    poll.expires_after(5ms);
+    poll.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const auto& st = box.stats();
+      if (next >= events && st.delivered + st.dead >= expected_deliveries && box.pending() == 0) {
+        done = true;
+        ticker.cancel();
+        io.stop();
+        return;
+      }
+      if (steady_clock::now() - t0 > 600s) {
+        std::cerr << "timed out\n";
+        io.stop();
+        return;
+      }
+      check();
+    });
+  };
+  tick();
+  asio::post(io, publish);
+  check();
+  io.run();
+  const double wall = duration<double>(steady_clock::now() - t0).count();
+  store->flush();
+  const double cpu = cpu_seconds() - cpu0;
+
+  std::sort(lateness_ms.begin(), lateness_ms.end());
+  auto pct = [&](double p) {
+    if (lateness_ms.empty()) return 0.0;
+    return lateness_ms[static_cast<std::size_t>(p * static_cast<double>(lateness_ms.size() - 1))];
+  };
+  const auto& st = box.stats();
+  nlohmann::json out = {
+      {"events", events},
+      {"reporters", reporter_count},
+      {"deliveries", st.delivered},
+      {"dead", st.dead},
+      {"retried", st.retried},
+      {"wall_s", wall},
+      {"publish_s", duration<double>(published_at - t0).count()},
+      {"deliveries_per_s", static_cast<double>(st.delivered) / wall},
+      {"cpu_s", cpu},
+      {"cpu_us_per_delivery", cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
+      {"loop_stall_max_ms", duration<double, std::milli>(worst).count()},
+      {"loop_stall_p99_ms", pct(0.99)},
+      {"left_pending_in_db", store->deliveries(false).size()},
+  };
+  std::cout << out.dump() << '\n';
+  return st.delivered == expected_deliveries ? 0 : 1;
+}
