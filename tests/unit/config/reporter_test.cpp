@@ -1,6 +1,6 @@
 // [[reporter]] tables: a valid reporter of every type, the defaults, each error
-// with its exact file:line:col message, secrets kept out of messages and template
-// files.
+// with its exact file:line:col message, secrets kept out of messages, template
+// files, and the commented examples of examples/full.toml.
 #include "config/config.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -784,6 +787,49 @@ TEST(ConfigReporter, DeliveryKeys) {
   config c = parse(head + "max_attempts = 0\ntls_ca_file = \"/etc/ssl/ca.pem\"\ntimeout = 0.5\n", file);
   EXPECT_EQ(c.reporters.at(0).tls_ca_file, fs::path("/etc/ssl/ca.pem"));
   EXPECT_EQ(c.reporters.at(0).timeout, core::seconds{0.5});
+}
+
+// examples/full.toml documents every type in commented [[reporter]] tables; they
+// must load once uncommented (with the env: secrets they name set).
+TEST(ConfigReporter, FullExampleReportersLoadUncommented) {
+#ifdef HERALD_SOURCE_DIR
+  fs::path example = fs::path(HERALD_SOURCE_DIR) / "examples" / "full.toml";
+  std::ifstream in(example);
+  ASSERT_TRUE(in) << example;
+  std::ostringstream text;
+  const std::regex key_line(R"(^# (\[\[reporter\]\]|[a-z_]+ = ).*)");
+  const std::regex env_ref(R"(env:([A-Z0-9_]+))");
+  bool in_reporters = false;
+  int uncommented = 0;
+  std::vector<std::unique_ptr<scoped_env>> env;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("# ---- Push reporters")) in_reporters = true;
+    if (in_reporters && std::regex_match(line, key_line)) {
+      line.erase(0, 2);
+      ++uncommented;
+      for (std::sregex_iterator m(line.begin(), line.end(), env_ref), end; m != end; ++m) {
+        std::string name = (*m)[1];
+        bool is_url = name.ends_with("_URL") || name.ends_with("_WEBHOOK");
+        env.push_back(
+            std::make_unique<scoped_env>(name, is_url ? "https://hooks.example.org/T0/B0/secret" : "secret"));
+      }
+    }
+    text << line << '\n';
+  }
+  ASSERT_TRUE(in_reporters) << "no `# ---- Push reporters` section in " << example;
+  EXPECT_GE(uncommented, 3 * 14);  // [[reporter]], name and type for each type
+  config c;
+  try {
+    c = parse(text.str(), example);
+  } catch (const config_error& e) {
+    FAIL() << e.what();
+  }
+  std::set<reporter_type> types;
+  for (const auto& r : c.reporters) types.insert(r.type);
+  EXPECT_EQ(types.size(), core::reporter_type_names().size()) << "one example per type";
+#else
+  GTEST_SKIP() << "HERALD_SOURCE_DIR is not defined for this test target";
+#endif
 }
 
 }  // namespace
