@@ -2,6 +2,7 @@
 // then all are thrown together, so one `herald check` shows the whole list.
 #include "config/config.hpp"
 
+#include <kainjow/mustache.hpp>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -29,7 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using keys = std::span<const std::string_view>;
 
-constexpr std::string_view root_keys[] = {"herald", "irc", "authz", "builder"};
+constexpr std::string_view root_keys[] = {"herald", "irc", "authz", "builder", "reporter"};
 constexpr std::string_view herald_keys[] = {"title", "url", "data_dir", "max_builds", "stop_grace"};
 constexpr std::string_view irc_keys[] = {"host",         "port",
                                          "tls",          "tls_verify",
@@ -59,6 +60,101 @@ constexpr std::string_view step_keys[] = {
     "name", "command", "timeout", "warning_exit_codes", "halt_on_failure", "workdir", "env"};
 
 constexpr auto int_max = std::numeric_limits<int>::max();
+
+// ---- [[reporter]]: which keys each reporter type accepts, and which it needs.
+using core::reporter_type;
+using type_mask = std::uint32_t;
+
+constexpr type_mask bit(reporter_type t) { return type_mask{1} << static_cast<unsigned>(t); }
+
+constexpr type_mask all_types = bit(reporter_type::zulip) * 2 - 1;  // zulip is the last type
+constexpr type_mask mail_type = bit(reporter_type::mail);
+constexpr type_mask http_type = bit(reporter_type::http);
+constexpr type_mask webhook_types = bit(reporter_type::slack) | bit(reporter_type::mattermost) |
+                                    bit(reporter_type::discord) | bit(reporter_type::teams);
+constexpr type_mask status_types = bit(reporter_type::github) | bit(reporter_type::gitlab) |
+                                   bit(reporter_type::bitbucket_cloud) |
+                                   bit(reporter_type::bitbucket_server) | bit(reporter_type::gerrit);
+constexpr type_mask repository_types =
+    bit(reporter_type::github) | bit(reporter_type::gitlab) | bit(reporter_type::bitbucket_cloud);
+constexpr type_mask room_types = bit(reporter_type::matrix) | bit(reporter_type::telegram) |
+                                 bit(reporter_type::zulip) | bit(reporter_type::slack) |
+                                 bit(reporter_type::mattermost);
+constexpr type_mask username_types = http_type | mail_type | bit(reporter_type::bitbucket_cloud) |
+                                     bit(reporter_type::bitbucket_server) | bit(reporter_type::gerrit) |
+                                     bit(reporter_type::zulip);
+
+struct reporter_key {
+  std::string_view name;
+  type_mask types;  // the types it applies to
+};
+
+constexpr reporter_key reporter_key_table[] = {
+    {"name", all_types},
+    {"type", all_types},
+    // generator
+    {"mode", all_types},
+    {"builders", all_types},
+    {"tags", all_types},
+    {"branches", all_types},
+    {"report_start", all_types},
+    {"previous_builder_wide", all_types},
+    // templates
+    {"subject", all_types},
+    {"subject_file", all_types},
+    {"body", all_types},
+    {"body_file", all_types},
+    {"payload", http_type},
+    {"payload_file", http_type},
+    // target and credentials
+    {"url", all_types},
+    {"token", all_types & ~webhook_types},
+    {"username", username_types},
+    {"headers", http_type},
+    // commit statuses
+    {"repository", repository_types},
+    {"context", status_types},
+    {"gerrit_label", bit(reporter_type::gerrit)},
+    {"gerrit_votes", bit(reporter_type::gerrit)},
+    // chat
+    {"room", room_types},
+    {"topic", bit(reporter_type::zulip)},
+    // mail
+    {"from", mail_type},
+    {"to", mail_type},
+    {"interested_users", mail_type},
+    {"lookup_domain", mail_type},
+    {"security", mail_type},
+    {"attach_logs", mail_type},
+    {"max_log_bytes", mail_type},
+    // delivery (TLS settings serve HTTPS and SMTP alike)
+    {"tls_verify", all_types},
+    {"tls_ca_file", all_types},
+    {"timeout", all_types},
+    {"retry_initial", all_types},
+    {"retry_max", all_types},
+    {"max_age", all_types},
+    {"max_attempts", all_types},
+};
+
+constexpr auto reporter_keys = [] {
+  std::array<std::string_view, std::size(reporter_key_table)> names{};
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = reporter_key_table[i].name;
+  return names;
+}();
+
+// Types whose reporters cannot work without the key.
+constexpr type_mask url_required =
+    all_types & ~(bit(reporter_type::github) | bit(reporter_type::gitlab) |
+                  bit(reporter_type::bitbucket_cloud) | bit(reporter_type::telegram));
+constexpr type_mask token_required =
+    status_types | bit(reporter_type::matrix) | bit(reporter_type::telegram) | bit(reporter_type::zulip);
+constexpr type_mask room_required =
+    bit(reporter_type::matrix) | bit(reporter_type::telegram) | bit(reporter_type::zulip);
+constexpr type_mask username_required =
+    bit(reporter_type::gerrit) | bit(reporter_type::zulip) | bit(reporter_type::bitbucket_cloud);
+
+static_assert(std::ranges::all_of(reporter_key_table, [](const reporter_key& k) { return k.types != 0; }));
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
@@ -91,6 +187,23 @@ std::optional<std::string> closest(std::string_view word, const Names& known) {
     }
   }
   return best;
+}
+
+// "; did you mean `near`? Expected one of: a, b, c" (or "; expected one of: ..." when
+// nothing is near `word`), to end a message about an unknown name.
+template <class Names>
+std::string suggestion(std::string_view word, const Names& known) {
+  std::string out;
+  if (auto near = closest(word, known))
+    out = "; did you mean `" + *near + "`? Expected one of:";
+  else
+    out = "; expected one of:";
+  bool first = true;
+  for (const auto& name : known) {
+    out += (first ? " " : ", ") + std::string(name);
+    first = false;
+  }
+  return out;
 }
 
 // Values are echoed in messages; control characters would garble a terminal.
@@ -139,6 +252,12 @@ std::string number_text(const toml::node& n) {
   return ec == std::errc{} ? std::string(buf.data(), end) : std::string("?");
 }
 
+std::string seconds_text(seconds s) {
+  std::array<char, 64> buf{};
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), s.count());
+  return ec == std::errc{} ? std::string(buf.data(), end) : std::string("?");
+}
+
 bool has_any_of(std::string_view text, std::string_view chars) {
   return text.find_first_of(chars) != std::string_view::npos;
 }
@@ -175,6 +294,103 @@ std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
   return out;
+}
+
+bool is_ascii_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool is_ascii_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// What is wrong with `url` as scheme://[userinfo@]host[:port][/path][?query][#fragment]
+// with one of `schemes`; nothing when it is fine. Never quotes the URL: webhook URLs
+// carry tokens in their paths, and a userinfo part carries a password.
+std::optional<std::string> url_problem(std::string_view url, std::span<const std::string_view> schemes) {
+  std::string expected;
+  for (std::size_t i = 0; i < schemes.size(); ++i)
+    expected += (i == 0 ? "" : i + 1 == schemes.size() ? " or " : ", ") + std::string(schemes[i]);
+  if (std::ranges::any_of(url, [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f;
+      }))
+    return "it contains spaces or control characters";
+  auto sep = url.find("://");
+  std::string scheme = ascii_lower(url.substr(0, sep == std::string_view::npos ? 0 : sep));
+  bool scheme_ok = !scheme.empty() && std::isalpha(static_cast<unsigned char>(scheme[0])) &&
+                   std::ranges::all_of(
+                       scheme, [](char c) { return is_ascii_alnum(c) || c == '+' || c == '-' || c == '.'; });
+  if (!scheme_ok) return "it is not an absolute URL (" + std::string(schemes[0]) + "://host/...)";
+  if (std::ranges::find(schemes, scheme) == schemes.end())
+    return "the scheme must be " + expected + ", got " + backticked(scheme);
+
+  std::string_view authority = url.substr(sep + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  std::string_view host = authority;
+  std::optional<std::string_view> port;
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return "its IPv6 host has no closing `]`";
+    host = authority.substr(1, close - 1);
+    if (host.empty() || !std::ranges::all_of(host, [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        }))
+      return "its IPv6 host is not an IPv6 address";
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return "it has text after the host where a `:port` may go";
+    if (!after.empty()) port = after.substr(1);
+  } else {
+    auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (host.empty()) return "it has no host";
+    if (!std::ranges::all_of(host,
+                             [](char c) { return is_ascii_alnum(c) || c == '.' || c == '-' || c == '_'; }))
+      return "its host may only have letters, digits, `.`, `-` and `_`";
+  }
+  if (port) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(port->data(), port->data() + port->size(), value);
+    if (port->empty() || ec != std::errc{} || end != port->data() + port->size() || value < 1 ||
+        value > 65535)
+      return "its port must be a number from 1 to 65535";
+  }
+  return std::nullopt;
+}
+
+// One `@` with something on each side, and nothing that would break a mail header.
+bool valid_mail_address(std::string_view a) {
+  auto at = a.find('@');
+  return at != std::string_view::npos && at != 0 && at + 1 < a.size() &&
+         a.find('@', at + 1) == std::string_view::npos && !has_any_of(a, std::string_view(" \t\r\n\0<>,", 8));
+}
+
+// RFC 9110 token characters.
+bool valid_header_name(std::string_view name) {
+  return !name.empty() && std::ranges::all_of(name, [](char c) {
+    return is_ascii_alnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+// "a/b/c" with between `min` and `max` segments of letters, digits, `.`, `_` and `-`.
+bool valid_slash_path(std::string_view path, std::size_t min, std::size_t max) {
+  std::size_t segments = 0;
+  for (;;) {
+    auto slash = path.find('/');
+    std::string_view segment = path.substr(0, slash);
+    if (segment.empty() || !std::ranges::all_of(segment, [](char c) {
+          return is_ascii_alnum(c) || c == '.' || c == '_' || c == '-';
+        }))
+      return false;
+    ++segments;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments >= min && segments <= max;
+}
+
+// kainjow-mustache's complaint about `text`, if it does not parse.
+std::optional<std::string> template_problem(const std::string& text) {
+  kainjow::mustache::mustache parsed{text};
+  if (parsed.is_valid()) return std::nullopt;
+  return parsed.error_message();
 }
 
 struct file_closer {
@@ -226,6 +442,7 @@ class reader {
     }
     if (const auto* t = table_at(top, "authz")) read_authz({*t, "authz"}, out.authz);
     read_builders(top, out.builders);
+    read_reporters(top, out.builders, out.reporters);
     out.herald.data_dir = resolve(out.herald.data_dir);
     out.irc.tls_ca_file = resolve(out.irc.tls_ca_file);
     out.irc.tls_client_cert = resolve(out.irc.tls_client_cert);
@@ -866,6 +1083,414 @@ class reader {
     }
   }
 
+  // ---- [[reporter]]
+
+  void read_reporters(const scope& root, const std::vector<builder>& builders,
+                      std::vector<core::reporter_spec>& out) {
+    std::map<std::string, int> first_line;
+    for (const toml::table* t : tables_at(root, "reporter")) {
+      scope s{*t, "reporter"};
+      check_keys(s, reporter_keys);
+      core::reporter_spec r;
+      const toml::node* name_at = nullptr;
+      if (auto name = string_at(s, "name", &name_at)) {
+        r.name = *name;
+        if (r.name.empty()) {
+          error(*name_at, "`reporter.name` must not be empty");
+        } else if (!valid_builder_name(r.name)) {
+          error(*name_at, "invalid reporter name " + backticked(r.name) +
+                              ": use letters, digits, `.`, `_` and `-` (not `.` or `..` alone)");
+        } else if (auto [it, fresh] =
+                       first_line.emplace(r.name, static_cast<int>(name_at->source().begin.line));
+                   !fresh) {
+          error(*name_at, "duplicate reporter name " + backticked(r.name) + " (first defined at line " +
+                              std::to_string(it->second) + ")");
+        }
+      } else if (!name_at) {
+        missing(*t, "name", "reporter");
+      }
+
+      std::optional<reporter_type> type;
+      const toml::node* type_at = nullptr;
+      if (auto v = string_at(s, "type", &type_at)) {
+        type = core::parse_reporter_type(*v);
+        if (!type) {
+          error(*type_at,
+                "unknown reporter type " + backticked(*v) + suggestion(*v, core::reporter_type_names()));
+        }
+      } else if (!type_at) {
+        missing(*t, "type", "reporter");
+      }
+      if (type) {
+        r.type = *type;
+        r.generator.report_start = core::is_status_api(*type);
+        check_reporter_keys_apply(s, *type);
+      }
+
+      read_generator(s, builders, r.generator);
+      read_reporter_templates(s, r);
+      read_reporter_target(s, r, type);
+      read_reporter_mail(s, r, type);
+      read_reporter_delivery(s, r);
+      if (type) check_reporter_needs(s, r);
+      out.push_back(std::move(r));
+    }
+  }
+
+  void check_reporter_keys_apply(const scope& s, reporter_type type) {
+    for (auto&& [k, v] : s.table) {
+      auto key = std::ranges::find(reporter_key_table, k.str(), &reporter_key::name);
+      if (key == std::end(reporter_key_table) || (key->types & bit(type)) != 0) continue;
+      error(k.source(),
+            "`" + s.key(k.str()) + "` does not apply to type " + std::string(core::reporter_type_name(type)));
+    }
+  }
+
+  // "reporter `ci-mail` (mail)", for messages about the whole table.
+  static std::string who(const core::reporter_spec& r) {
+    std::string out = r.name.empty() ? "reporter" : "reporter " + backticked(r.name);
+    return out + " (" + std::string(core::reporter_type_name(r.type)) + ")";
+  }
+
+  void read_generator(const scope& s, const std::vector<builder>& builders, core::generator_spec& g) {
+    if (const auto* n = s.table.get("mode")) {
+      std::vector<core::report_mode> modes;
+      std::string name = s.key("mode");
+      auto add = [&](const std::string& word, const toml::node& at) {
+        if (auto m = core::parse_report_mode(word)) {
+          if (std::ranges::find(modes, *m) == modes.end()) modes.push_back(*m);
+          return;
+        }
+        error(at, "unknown report mode " + backticked(word) + " in `" + name + "`" +
+                      suggestion(word, core::report_mode_names()));
+      };
+      if (const auto* str = n->as_string()) {
+        add(str->get(), *n);
+        g.modes = std::move(modes);
+      } else if (n->is_array()) {
+        if (strings_at(s, "mode", add)) g.modes = std::move(modes);
+      } else {
+        wrong_type(*n, "a report mode or an array of them", name);
+      }
+    }
+    std::string builders_name = s.key("builders");
+    if (auto v = strings_at(s, "builders", [&](const std::string& b, const toml::node& at) {
+          if (std::ranges::find(builders, b, &builder::name) != builders.end()) return;
+          std::string message = "unknown builder " + backticked(b) + " in `" + builders_name + "`";
+          std::vector<std::string_view> names;
+          for (const auto& known : builders) names.push_back(known.name);
+          if (auto near = closest(b, names)) message += "; did you mean `" + *near + "`?";
+          error(at, std::move(message));
+        }))
+      g.builders = std::move(*v);
+    if (auto v = non_empty_strings_at(s, "tags")) g.tags = std::move(*v);
+    if (auto v = non_empty_strings_at(s, "branches")) g.branches = std::move(*v);
+    if (auto v = bool_at(s, "report_start")) g.report_start = *v;
+    if (auto v = bool_at(s, "previous_builder_wide")) g.previous_builder_wide = *v;
+  }
+
+  // A mustache template that must parse; messages do not quote it.
+  void check_template(const toml::node& at, const std::string& name, const std::string& text) {
+    if (auto problem = template_problem(text))
+      error(at, "template `" + name + "` does not parse: " + *problem);
+  }
+
+  // `key` inline, or `key_file` read now (relative to the config file); not both.
+  void read_template(const scope& s, std::string_view key, std::string& into) {
+    std::string file_key = std::string(key) + "_file";
+    const toml::node* inline_at = nullptr;
+    const toml::node* file_at = nullptr;
+    auto text = string_at(s, key, &inline_at);
+    auto path = string_at(s, file_key, &file_at);
+    if (inline_at && file_at) {
+      error(*file_at, "`" + s.key(key) + "` and `" + s.key(file_key) + "` are both set; use one");
+      return;
+    }
+    if (path) {
+      if (path->empty()) {
+        error(*file_at, "`" + s.key(file_key) + "` must not be empty");
+        return;
+      }
+      fs::path full = resolve(*path);
+      auto contents = read_file(full);
+      if (const int* err = std::get_if<int>(&contents)) {
+        error(*file_at, "`" + s.key(file_key) + "`: cannot read " + backticked(full.string()) + ": " +
+                            error_text(*err));
+        return;
+      }
+      text = std::move(std::get<std::string>(contents));
+      check_template(*file_at, s.key(file_key), *text);
+    } else if (text) {
+      check_template(*inline_at, s.key(key), *text);
+    }
+    if (text) into = std::move(*text);
+  }
+
+  // A one-line template that must not be empty (a status context, a zulip topic).
+  void read_line_template(const scope& s, std::string_view key, std::string& into) {
+    const toml::node* at = nullptr;
+    auto v = string_at(s, key, &at);
+    if (!v) return;
+    if (v->empty())
+      error(*at, "`" + s.key(key) + "` must not be empty");
+    else if (has_any_of(*v, line_breaks_or_nul))
+      error(*at, "`" + s.key(key) + "` must not contain line breaks or NUL");
+    else
+      check_template(*at, s.key(key), *v);
+    into = std::move(*v);
+  }
+
+  void read_reporter_templates(const scope& s, core::reporter_spec& r) {
+    read_template(s, "subject", r.subject_template);
+    read_template(s, "body", r.body_template);
+    read_template(s, "payload", r.payload_template);
+    read_line_template(s, "context", r.context);
+    read_line_template(s, "topic", r.topic);
+  }
+
+  // A secret that goes into a URL or a header: not empty, no line breaks or NUL.
+  std::optional<secret> reporter_secret_at(const scope& s, std::string_view key) {
+    auto v = secret_at(s, key);
+    if (!v) return std::nullopt;
+    if (v->empty()) {
+      error(*s.table.get(key), "`" + s.key(key) + "` must not be empty");
+      return std::nullopt;
+    }
+    if (has_any_of(v->reveal(), line_breaks_or_nul)) {
+      error(*s.table.get(key), "`" + s.key(key) + "` must not contain line breaks or NUL");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // A plain one-line string: not empty, no line breaks or NUL.
+  std::optional<std::string> line_at(const scope& s, std::string_view key,
+                                     const toml::node** where = nullptr) {
+    auto v = non_empty_string_at(s, key);
+    if (!v) return std::nullopt;
+    const toml::node* at = s.table.get(key);
+    if (where) *where = at;
+    if (has_any_of(*v, line_breaks_or_nul)) {
+      error(*at, "`" + s.key(key) + "` must not contain line breaks or NUL");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  void read_reporter_target(const scope& s, core::reporter_spec& r, std::optional<reporter_type> type) {
+    if (auto v = reporter_secret_at(s, "url")) {
+      static constexpr std::string_view web[] = {"http", "https"};
+      static constexpr std::string_view smtp[] = {"smtp", "smtps"};
+      bool mail = type == reporter_type::mail;
+      if (auto problem = url_problem(v->reveal(), mail ? std::span(smtp) : std::span(web)))
+        error(*s.table.get("url"), "`" + s.key("url") + "` is not a valid URL: " + *problem);
+      else
+        r.url = std::move(*v);
+    }
+    if (auto v = reporter_secret_at(s, "token")) r.token = std::move(*v);
+    const toml::node* at = nullptr;
+    if (auto v = line_at(s, "username", &at)) {
+      if (type != reporter_type::mail && v->find(':') != std::string::npos)
+        error(*at, "`" + s.key("username") + "` must not contain `:` (HTTP basic authentication)");
+      r.username = std::move(*v);
+    }
+    read_headers(s, r.headers);
+
+    if (auto v = line_at(s, "repository", &at)) {
+      if (type == reporter_type::github && !valid_slash_path(*v, 2, 2))
+        error(*at, "`" + s.key("repository") + "` must be \"owner/repo\" for github, got " + backticked(*v));
+      else if (type == reporter_type::bitbucket_cloud && !valid_slash_path(*v, 2, 2))
+        error(*at, "`" + s.key("repository") + "` must be \"workspace/repo\" for bitbucket_cloud, got " +
+                       backticked(*v));
+      else if (type == reporter_type::gitlab && !std::ranges::all_of(*v, is_ascii_digit) &&
+               !valid_slash_path(*v, 2, std::numeric_limits<std::size_t>::max()))
+        error(*at, "`" + s.key("repository") +
+                       "` must be a project id or \"group/project\" for gitlab, got " + backticked(*v));
+      r.repository = std::move(*v);
+    }
+    if (auto v = line_at(s, "gerrit_label", &at)) {
+      if (!std::ranges::all_of(*v, [](char c) { return is_ascii_alnum(c) || c == '-'; }))
+        error(*at, "invalid Gerrit label " + backticked(*v) + " in `" + s.key("gerrit_label") +
+                       "`: use letters, digits and `-`");
+      r.gerrit_label = std::move(*v);
+    }
+    read_gerrit_votes(s, r.gerrit_votes);
+    if (auto v = line_at(s, "room", &at)) {
+      if (type == reporter_type::matrix &&
+          !((v->starts_with('!') || v->starts_with('#')) && v->find(':') != std::string::npos))
+        error(*at, "`" + s.key("room") +
+                       "` must be a Matrix room id (!id:server) or alias (#name:server), got " +
+                       backticked(*v));
+      if (type == reporter_type::telegram) {
+        std::string_view id = *v;
+        if (id.starts_with('-')) id.remove_prefix(1);
+        bool chat_id = !id.empty() && std::ranges::all_of(id, is_ascii_digit);
+        bool channel = v->size() > 1 && v->starts_with('@') && std::ranges::all_of(v->substr(1), [](char c) {
+                         return is_ascii_alnum(c) || c == '_';
+                       });
+        if (!chat_id && !channel)
+          error(*at, "`" + s.key("room") + "` must be a Telegram chat id (a number) or @channel, got " +
+                         backticked(*v));
+      }
+      r.room = std::move(*v);
+    }
+  }
+
+  void read_headers(const scope& s, std::vector<std::pair<std::string, std::string>>& out) {
+    const auto* n = s.table.get("headers");
+    if (!n) return;
+    std::string name = s.key("headers");
+    const auto* t = n->as_table();
+    if (!t) {
+      wrong_type(*n, "a table of strings", name);
+      return;
+    }
+    for (auto&& [k, v] : *t) {
+      std::string header(k.str());
+      if (!valid_header_name(header))
+        error(k.source(), "invalid header name " + backticked(header) + " in `" + name +
+                              "`: use letters, digits and !#$%&'*+-.^_`|~");
+      // Header values may hold credentials: never quoted.
+      if (const auto* str = v.as_string()) {
+        if (has_any_of(str->get(), line_breaks_or_nul))
+          error(v, "`" + name + "." + header + "` must not contain line breaks or NUL");
+        else
+          out.emplace_back(header, str->get());
+      } else {
+        wrong_type(v, "a string", name + "." + header);
+      }
+    }
+  }
+
+  void read_gerrit_votes(const scope& s, std::map<core::result, int>& out) {
+    const auto* n = s.table.get("gerrit_votes");
+    if (!n) return;
+    std::string name = s.key("gerrit_votes");
+    const auto* t = n->as_table();
+    if (!t) {
+      wrong_type(*n, "a table of result = vote", name);
+      return;
+    }
+    std::vector<std::string_view> words;
+    for (auto r : core::all_results) words.push_back(core::result_word(r));
+    std::map<core::result, int> votes;
+    for (auto&& [k, v] : *t) {
+      auto result = core::parse_result(k.str());
+      if (!result) {
+        error(k.source(),
+              "unknown result " + backticked(k.str()) + " in `" + name + "`" + suggestion(k.str(), words));
+        continue;
+      }
+      const auto* vote = v.as_integer();
+      if (!vote) {
+        wrong_type(v, "an integer", name + "." + std::string(k.str()));
+        continue;
+      }
+      if (in_range(v, vote->get(), -int_max, int_max, name + "." + std::string(k.str())))
+        votes[*result] = static_cast<int>(vote->get());
+    }
+    out = std::move(votes);
+  }
+
+  void read_reporter_mail(const scope& s, core::reporter_spec& r, std::optional<reporter_type> type) {
+    const toml::node* at = nullptr;
+    auto address_error = [&](const std::string& a, const toml::node& where, std::string_view key) {
+      error(where, "invalid mail address " + backticked(a) + " in `" + s.key(key) +
+                       "`: it needs one `@` and no spaces, `<`, `>`, `,`, line breaks or NUL");
+    };
+    if (auto v = non_empty_string_at(s, "from")) {
+      if (!valid_mail_address(*v)) address_error(*v, *s.table.get("from"), "from");
+      r.from = std::move(*v);
+    }
+    if (auto v = strings_at(s, "to", [&](const std::string& a, const toml::node& where) {
+          if (!valid_mail_address(a)) address_error(a, where, "to");
+        }))
+      r.to = std::move(*v);
+    if (auto v = bool_at(s, "interested_users")) r.interested_users = *v;
+    if (auto v = line_at(s, "lookup_domain", &at)) {
+      if (v->find('@') != std::string::npos || has_any_of(*v, std::string_view(" <>,", 4)))
+        error(*at, "`" + s.key("lookup_domain") +
+                       "` must be a domain name (no `@`, spaces, `<`, `>` or `,`), got " + backticked(*v));
+      r.lookup_domain = std::move(*v);
+    }
+
+    const toml::node* security_at = nullptr;
+    std::optional<core::smtp_security> security;
+    if (auto v = string_at(s, "security", &security_at)) {
+      if (*v == "none")
+        security = core::smtp_security::none;
+      else if (*v == "starttls")
+        security = core::smtp_security::starttls;
+      else if (*v == "tls")
+        security = core::smtp_security::tls;
+      else
+        error(*security_at, "unknown SMTP security " + backticked(*v) + " in `" + s.key("security") +
+                                "`: use \"none\", \"starttls\" or \"tls\"");
+    }
+    // smtps:// is implicit TLS, smtp:// plain or STARTTLS: the URL decides the default.
+    bool smtps = type == reporter_type::mail && ascii_lower(r.url.reveal()).starts_with("smtps://");
+    if (security) {
+      r.security = *security;
+      if (type == reporter_type::mail && !r.url.empty()) {
+        if (smtps && *security != core::smtp_security::tls)
+          error(*security_at,
+                "`" + s.key("security") + "` must be \"tls\" with an smtps:// URL (implicit TLS)");
+        else if (!smtps && *security == core::smtp_security::tls)
+          error(*security_at, "`" + s.key("security") + " = \"tls\"` (implicit TLS) needs an smtps:// URL");
+      }
+    } else if (smtps) {
+      r.security = core::smtp_security::tls;
+    }
+    if (auto v = bool_at(s, "attach_logs")) r.attach_logs = *v;
+    if (auto v = integer_at(s, "max_log_bytes", 0, std::numeric_limits<std::int64_t>::max()))
+      r.max_log_bytes = static_cast<std::size_t>(*v);
+  }
+
+  void read_reporter_delivery(const scope& s, core::reporter_spec& r) {
+    if (auto v = bool_at(s, "tls_verify")) r.tls_verify = *v;
+    if (auto v = path_at(s, "tls_ca_file")) r.tls_ca_file = resolve(*v);
+    if (auto v = seconds_at(s, "timeout")) r.timeout = *v;
+    auto initial = seconds_at(s, "retry_initial");
+    auto max = seconds_at(s, "retry_max");
+    if (initial) r.retry_initial = *initial;
+    if (max) r.retry_max = *max;
+    if ((initial || max) && r.retry_initial > r.retry_max)
+      error(*s.table.get(initial ? "retry_initial" : "retry_max"),
+            "`" + s.key("retry_initial") + "` (" + seconds_text(r.retry_initial) + ") must not exceed `" +
+                s.key("retry_max") + "` (" + seconds_text(r.retry_max) + ")");
+    if (auto v = seconds_at(s, "max_age")) r.max_age = *v;
+    if (auto v = int_at(s, "max_attempts", 0)) r.max_attempts = *v;
+  }
+
+  // What the reporter's type cannot do without; said once per missing key, at the table.
+  void check_reporter_needs(const scope& s, const core::reporter_spec& r) {
+    type_mask type = bit(r.type);
+    auto need = [&](std::string_view key, type_mask required, bool have) {
+      if ((required & type) == 0 || have || s.table.get(key)) return;  // given but wrong: said already
+      error(s.table, who(r) + " needs `" + std::string(key) + "`");
+    };
+    need("url", url_required, !r.url.empty());
+    need("token", token_required, !r.token.empty());
+    need("repository", repository_types, !r.repository.empty());
+    need("room", room_required, !r.room.empty());
+    need("username", username_required, !r.username.empty());
+    if (r.type == reporter_type::mail) {
+      need("from", mail_type, !r.from.empty());
+      const auto* to_at = s.table.get("to");
+      bool to_given = !r.to.empty() || (to_at && !to_at->is_array());  // a wrong type is reported already
+      if (!to_given && !(r.interested_users && s.table.get("lookup_domain")))
+        error(s.table, who(r) + " needs `to` (or `interested_users = true` with `lookup_domain`)");
+      if (s.table.get("lookup_domain") && !r.interested_users)
+        error(*s.table.get("lookup_domain"),
+              "`" + s.key("lookup_domain") + "` needs `" + s.key("interested_users") + " = true`");
+    }
+    // Where the token is optional, a user name alone would log in with an empty password.
+    if ((r.type == reporter_type::http || r.type == reporter_type::mail) && s.table.get("username") &&
+        !s.table.get("token"))
+      error(*s.table.get("username"),
+            "`" + s.key("username") + "` needs `" + s.key("token") + "` (the password)");
+  }
+
   std::string file_;
   fs::path base_dir_;
   std::vector<diagnostic> diagnostics_;
@@ -897,6 +1522,11 @@ const std::vector<std::string>& authz_section::rules_for(std::string_view comman
 const builder* config::find_builder(std::string_view name) const {
   auto it = std::ranges::find(builders, name, &builder::name);
   return it == builders.end() ? nullptr : &*it;
+}
+
+const core::reporter_spec* config::find_reporter(std::string_view name) const {
+  auto it = std::ranges::find(reporters, name, &core::reporter_spec::name);
+  return it == reporters.end() ? nullptr : &*it;
 }
 
 std::string to_string(const diagnostic& d) {

@@ -122,8 +122,10 @@ struct config {
   irc_section irc;
   authz_section authz;
   std::vector<builder> builders;
+  std::vector<core::reporter_spec> reporters;  // [[reporter]] tables, in file order
 
   const builder* find_builder(std::string_view name) const;
+  const core::reporter_spec* find_reporter(std::string_view name) const;
 };
 
 struct diagnostic {
