@@ -1,0 +1,599 @@
+// Formatters: the mustache context a reporter's templates see, herald's default
+// wording, and the escaping each output needs (none for plain text, JSON string
+// content for payload templates, Slack's three entities, defused @-mentions).
+#include "notifiers/format.hpp"
+
+#include <fmt/format.h>
+#include <kainjow/mustache.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace herald::notifiers {
+namespace {
+
+namespace mu = kainjow::mustache;
+using core::reporter_type;
+using core::result;
+using json = nlohmann::json;
+
+// ---- text hygiene
+
+// Invalid UTF-8 (stray bytes, overlong forms, surrogates, > U+10FFFF) becomes U+FFFD.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len >= 3) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
+      if (c == 0xED && c1 >= 0xA0) ok = false;  // surrogate
+      if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
+      if (c == 0xF4 && c1 >= 0x90) ok = false;  // > U+10FFFF
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Drops terminal escape sequences (colours in build logs): CSI, OSC and two-byte ESC forms.
+std::string strip_ansi(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\x1b') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 >= s.size()) break;
+    char kind = s[i + 1];
+    i += 1;
+    if (kind == '[') {  // CSI: parameters, then a final byte 0x40-0x7E
+      while (i + 1 < s.size()) {
+        auto b = static_cast<unsigned char>(s[++i]);
+        if (b >= 0x40 && b <= 0x7E) break;
+      }
+    } else if (kind == ']') {  // OSC: up to BEL or ESC backslash
+      while (i + 1 < s.size()) {
+        char b = s[++i];
+        if (b == '\x07') break;
+        if (b == '\x1b' && i + 1 < s.size() && s[i + 1] == '\\') {
+          ++i;
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
+}
+
+// One line: every C0 control and DEL becomes a space (CRLF one space), ends trimmed.
+std::string one_line(std::string_view in) {
+  std::string s = strip_ansi(valid_utf8(in));
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;  // CRLF: the LF makes the space
+    out += c < 0x20 || c == 0x7F ? ' ' : static_cast<char>(c);
+  }
+  return std::string(trim(out));
+}
+
+// Text with LF line ends: CRLF and CR become LF, NUL and DEL go, other controls
+// (but TAB) become spaces; trailing blank space is dropped.
+std::string multi_line(std::string_view in) {
+  std::string s = strip_ansi(valid_utf8(in));
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\r') {
+      if (i + 1 < s.size() && s[i + 1] == '\n') continue;
+      out += '\n';
+    } else if (c == 0 || c == 0x7F) {
+      continue;
+    } else if (c < 0x20 && c != '\n' && c != '\t') {
+      out += ' ';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t' || out.back() == '\n')) out.pop_back();
+  return out;
+}
+
+// ---- escapes for {{name}} (triple mustaches are never escaped)
+
+std::string no_escape(const std::string& s) { return s; }
+
+// JSON string content, without the quotes; invalid UTF-8 becomes U+FFFD.
+std::string json_escape(const std::string& s) {
+  std::string quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+// Slack's control characters: https://api.slack.com/reference/surfaces/formatting#escaping
+std::string slack_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// An '@' that starts a word (start, after blank space or an opening bracket or
+// quote) and is followed by a name, '*' or '_' gets a zero-width space after it,
+// so "@all", "@channel" or Zulip's "@**all**" in a branch name or a build's
+// reason do not notify anyone. E-mail addresses and URLs are left alone.
+std::string defuse_mentions(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    out += s[i];
+    if (s[i] != '@' || i + 1 >= s.size()) continue;
+    char prev = i == 0 ? ' ' : s[i - 1];
+    bool word_start = prev == ' ' || prev == '\t' || prev == '\n' || prev == '(' || prev == '[' ||
+                      prev == '{' || prev == '<' || prev == '"' || prev == '\'';
+    auto next = static_cast<unsigned char>(s[i + 1]);
+    bool name_follows = std::isalnum(next) || next == '*' || next == '_' || next >= 0x80;
+    if (word_start && name_follows) out += "\xE2\x80\x8B";  // U+200B
+  }
+  return out;
+}
+
+using escape_fn = std::function<std::string(const std::string&)>;
+
+bool is_chat(reporter_type t) {
+  switch (t) {
+    case reporter_type::slack:
+    case reporter_type::mattermost:
+    case reporter_type::discord:
+    case reporter_type::teams:
+    case reporter_type::matrix:
+    case reporter_type::telegram:
+    case reporter_type::zulip: return true;
+    default: return false;
+  }
+}
+
+bool is_commit_status(reporter_type t) {
+  return t == reporter_type::github || t == reporter_type::gitlab ||
+         t == reporter_type::bitbucket_cloud || t == reporter_type::bitbucket_server;
+}
+
+// How values are escaped in chat text of type `t` (plain text elsewhere).
+std::string chat_escape(reporter_type t, const std::string& s) {
+  switch (t) {
+    case reporter_type::slack: return slack_escape(s);
+    case reporter_type::mattermost:
+    case reporter_type::zulip:
+    case reporter_type::telegram: return defuse_mentions(s);
+    default: return s;  // discord (allowed_mentions), matrix (m.mentions), teams: none needed
+  }
+}
+
+// ---- facts
+
+std::string iso8601(core::time_point t) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+long long whole_seconds(core::seconds d) {
+  auto s = static_cast<long long>(d.count() + 0.5);
+  return s < 0 ? 0 : s;
+}
+
+// "45 s", "1 min 5 s", "2 h 3 min", "1 d 4 h".
+std::string human_duration(core::seconds d) {
+  long long s = whole_seconds(d);
+  auto two = [](long long a, const char* ua, long long b, const char* ub) {
+    return b ? fmt::format("{} {} {} {}", a, ua, b, ub) : fmt::format("{} {}", a, ua);
+  };
+  if (s < 60) return fmt::format("{} s", s);
+  if (s < 3600) return two(s / 60, "min", s % 60, "s");
+  if (s < 86400) return two(s / 3600, "h", s % 3600 / 60, "min");
+  return two(s / 86400, "d", s % 86400 / 3600, "h");
+}
+
+std::optional<core::seconds> build_duration(const report& r) {
+  if (!r.started_at || !r.finished_at) return std::nullopt;
+  return std::chrono::duration_cast<core::seconds>(*r.finished_at - *r.started_at);
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+bool finished(const report& r) { return r.kind == report_kind::finished; }
+
+// A finished report without an outcome is reported as an exception.
+result outcome_of(const report& r) { return r.outcome.value_or(result::exception); }
+
+std::string short_revision(const report& r) { return r.request.revision.substr(0, 7); }
+
+// The template context; every name is documented in docs/reporters.md.
+mu::data context_of(const report& r) {
+  mu::data d;
+  bool fin = finished(r);
+  d.set("title", r.title);
+  d.set("builder", r.builder);
+  d.set("number", std::to_string(r.number));
+  d.set("is_started", mu::data{!fin});
+  d.set("is_finished", mu::data{fin});
+  d.set("result", fin ? std::string(core::result_word(outcome_of(r))) : std::string("started"));
+  d.set("result_text", fin ? std::string(core::result_text(outcome_of(r))) : std::string("started"));
+  for (result x : core::all_results) d.set(std::string(core::result_word(x)), mu::data{fin && outcome_of(r) == x});
+  d.set("text", r.text);
+  d.set("status_detected", r.status_detected);
+  d.set("previous_result", r.previous ? std::string(core::result_word(*r.previous)) : std::string());
+  d.set("branch", r.request.branch);
+  d.set("revision", r.request.revision);
+  d.set("short_revision", short_revision(r));
+  d.set("codebase", r.request.codebase);
+  d.set("reason", r.request.reason);
+  d.set("owner", r.request.owner);
+  mu::data blame{mu::data::type::list};
+  for (const auto& b : r.blame) blame.push_back(mu::data{b});
+  d.set("blame", blame);
+  d.set("blame_text", join(r.blame, ", "));
+  mu::data tags{mu::data::type::list};
+  for (const auto& t : r.tags) tags.push_back(mu::data{t});
+  d.set("tags", tags);
+  d.set("tags_text", join(r.tags, ", "));
+  mu::data props{mu::data::type::list};
+  for (const auto& [name, value] : r.request.props) {
+    mu::data p;
+    p.set("name", name);
+    p.set("value", value);
+    props.push_back(p);
+  }
+  d.set("properties", props);
+  mu::data steps{mu::data::type::list};
+  for (const auto& s : r.steps) {
+    mu::data st;
+    st.set("index", std::to_string(s.index));
+    st.set("name", s.name);
+    st.set("result", s.outcome ? std::string(core::result_word(*s.outcome)) : std::string());
+    st.set("text", s.text);
+    st.set("duration", s.duration ? human_duration(*s.duration) : std::string());
+    steps.push_back(st);
+  }
+  d.set("steps", steps);
+  d.set("failed_step", r.failed_step);
+  d.set("log_excerpt", r.log_excerpt);
+  d.set("build_url", r.build_url);
+  d.set("builder_url", r.builder_url);
+  d.set("started", r.started_at ? iso8601(*r.started_at) : std::string());
+  d.set("finished", r.finished_at ? iso8601(*r.finished_at) : std::string());
+  auto dur = build_duration(r);
+  d.set("duration", dur ? human_duration(*dur) : std::string());
+  return d;
+}
+
+// ---- defaults
+
+// "linux #7 failure: new failure on main", "linux #7 started on main".
+std::string headline(const report& r) {
+  std::string line = fmt::format("{} #{} ", r.builder, r.number);
+  if (!finished(r)) {
+    line += "started";
+  } else {
+    line += core::result_word(outcome_of(r));
+    if (!r.status_detected.empty() && r.status_detected != core::result_word(outcome_of(r)))
+      line += ": " + r.status_detected;
+  }
+  if (!r.request.branch.empty()) line += " on " + r.request.branch;
+  return line;
+}
+
+std::string default_subject(const report& r) {
+  return r.title.empty() ? headline(r) : fmt::format("[{}] {}", r.title, headline(r));
+}
+
+// Like the IRC bot: "linux #7 failure (new failure) on main abc1234 — <url>",
+// then why it ended and the failed step, one line each.
+std::string default_chat(const report& r) {
+  std::string line = fmt::format("{} #{} ", r.builder, r.number);
+  if (!finished(r)) {
+    line += "started";
+  } else {
+    line += core::result_word(outcome_of(r));
+    if (!r.status_detected.empty() && r.status_detected != core::result_word(outcome_of(r)))
+      line += " (" + r.status_detected + ")";
+  }
+  if (!r.request.branch.empty()) line += " on " + r.request.branch;
+  if (!r.request.revision.empty()) line += " " + short_revision(r);
+  if (!r.build_url.empty()) line += " \xE2\x80\x94 " + r.build_url;  // em dash
+  if (finished(r) && !r.text.empty()) line += "\n" + r.text;
+  if (finished(r) && !r.failed_step.empty()) {
+    line += "\nfailed step: " + r.failed_step;
+    for (const auto& s : r.steps)
+      if (s.name == r.failed_step && !s.text.empty()) {
+        line += " (" + s.text + ")";
+        break;
+      }
+  }
+  return line;
+}
+
+// A commit status description: "linux #7 failed (new failure) in step compile".
+std::string default_description(const report& r) {
+  std::string line = fmt::format("{} #{} ", r.builder, r.number);
+  if (!finished(r)) return line + "started";
+  line += core::result_text(outcome_of(r));
+  if (!r.status_detected.empty() && r.status_detected != core::result_word(outcome_of(r)))
+    line += " (" + r.status_detected + ")";
+  if (!r.failed_step.empty()) line += " in step " + r.failed_step;
+  return line;
+}
+
+std::string default_mail_body(const report& r) {
+  std::string b;
+  auto field = [&b](std::string_view name, const std::string& value) {
+    if (!value.empty()) b += fmt::format("{}: {}\n", name, value);
+  };
+  b += headline(r) + "\n\n";
+  field("Builder", r.builder);
+  field("Build", fmt::format("#{}", r.number));
+  if (finished(r)) {
+    field("Result", fmt::format("{} ({})", core::result_word(outcome_of(r)), core::result_text(outcome_of(r))));
+    field("Status", r.status_detected);
+    field("Previous", r.previous ? std::string(core::result_word(*r.previous)) : std::string());
+    field("Why", r.text);
+  } else {
+    field("Result", "started");
+  }
+  field("Branch", r.request.branch);
+  field("Revision", r.request.revision);
+  field("Codebase", r.request.codebase);
+  field("Owner", r.request.owner);
+  field("Reason", r.request.reason);
+  if (r.blame.size() > 1 || (r.blame.size() == 1 && r.blame[0] != r.request.owner)) field("Blame", join(r.blame, ", "));
+  if (r.started_at) field("Started", iso8601(*r.started_at));
+  if (r.finished_at) field("Finished", iso8601(*r.finished_at));
+  if (auto d = build_duration(r)) field("Duration", human_duration(*d));
+  if (!r.steps.empty()) {
+    b += "\nSteps:\n";
+    for (const auto& s : r.steps) {
+      b += fmt::format("  {}. {}: {}", s.index, s.name,
+                       s.outcome ? core::result_word(*s.outcome) : std::string_view("not finished"));
+      if (!s.text.empty()) b += " (" + s.text + ")";
+      if (s.duration) b += ", " + human_duration(*s.duration);
+      b += '\n';
+    }
+  }
+  if (!r.failed_step.empty()) b += fmt::format("\nFailed step: {}\n", r.failed_step);
+  if (!r.log_excerpt.empty()) {
+    b += r.failed_step.empty() ? "\nLog excerpt:\n" : fmt::format("Log excerpt ({}):\n", r.failed_step);
+    std::string_view log = r.log_excerpt;
+    while (!log.empty()) {
+      auto nl = log.find('\n');
+      b += "    ";
+      b += log.substr(0, nl);
+      b += '\n';
+      if (nl == std::string_view::npos) break;
+      log.remove_prefix(nl + 1);
+    }
+  }
+  if (!r.build_url.empty()) b += fmt::format("\nBuild: {}\n", r.build_url);
+  return b;
+}
+
+json default_payload(const report& r, const std::string& subject) {
+  bool fin = finished(r);
+  json j;
+  j["event"] = fin ? "build_finished" : "build_started";
+  j["seq"] = r.seq;
+  j["title"] = r.title;
+  j["subject"] = subject;
+  j["builder"] = r.builder;
+  j["tags"] = r.tags;
+  j["number"] = r.number;
+  j["result"] = fin ? json(core::result_word(outcome_of(r))) : json(nullptr);
+  j["result_text"] = fin ? json(core::result_text(outcome_of(r))) : json(nullptr);
+  j["text"] = r.text;
+  j["status_detected"] = r.status_detected;
+  j["previous_result"] = r.previous ? json(core::result_word(*r.previous)) : json(nullptr);
+  j["branch"] = r.request.branch;
+  j["revision"] = r.request.revision;
+  j["codebase"] = r.request.codebase;
+  j["reason"] = r.request.reason;
+  j["owner"] = r.request.owner;
+  j["blame"] = r.blame;
+  j["properties"] = json::object();
+  for (const auto& [k, v] : r.request.props) j["properties"][k] = v;
+  j["steps"] = json::array();
+  for (const auto& s : r.steps) {
+    json st;
+    st["index"] = s.index;
+    st["name"] = s.name;
+    st["result"] = s.outcome ? json(core::result_word(*s.outcome)) : json(nullptr);
+    st["text"] = s.text;
+    st["duration_seconds"] = s.duration ? json(whole_seconds(*s.duration)) : json(nullptr);
+    j["steps"].push_back(st);
+  }
+  j["failed_step"] = r.failed_step;
+  j["log_excerpt"] = r.log_excerpt;
+  j["build_url"] = r.build_url;
+  j["builder_url"] = r.builder_url;
+  j["started"] = r.started_at ? json(iso8601(*r.started_at)) : json(nullptr);
+  j["finished"] = r.finished_at ? json(iso8601(*r.finished_at)) : json(nullptr);
+  auto dur = build_duration(r);
+  j["duration_seconds"] = dur ? json(whole_seconds(*dur)) : json(nullptr);
+  return j;
+}
+
+// ---- rendering
+
+// Partials would render outside text (a property's value) as a template; a
+// template that asks for one fails instead.
+class guarded_context : public mu::context<std::string> {
+ public:
+  explicit guarded_context(const mu::data* d) : mu::context<std::string>(d) {}
+  const mu::data* get_partial(const std::string&) const override {
+    asked_for_partial = true;
+    return nullptr;
+  }
+  mutable bool asked_for_partial = false;
+};
+
+struct rendered {
+  std::optional<std::string> text;
+  std::string error;
+};
+
+rendered render_mustache(const std::string& tmpl, const mu::data& ctx, const escape_fn& escape) {
+  try {
+    mu::mustache m{tmpl};
+    if (!m.is_valid()) return {std::nullopt, m.error_message()};
+    m.set_custom_escape(escape);
+    guarded_context c{&ctx};
+    std::string out = m.render(c);
+    if (!m.is_valid()) return {std::nullopt, m.error_message()};
+    if (c.asked_for_partial) return {std::nullopt, "partials are not supported"};
+    return {std::move(out), {}};
+  } catch (const std::exception& e) {
+    return {std::nullopt, e.what()};
+  }
+}
+
+std::string parse_error(const std::string& tmpl) {
+  try {
+    mu::mustache m{tmpl};
+    return m.is_valid() ? std::string() : m.error_message();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+struct formatter::impl {
+  std::string name;
+  reporter_type type = reporter_type::http;
+  std::shared_ptr<spdlog::logger> log;
+  std::string subject_tmpl, body_tmpl, payload_tmpl;  // empty: the default
+
+  void warn(std::string_view which, const std::string& error) const {
+    if (log) log->warn("reporter {}: template {} failed: {}; using the default", name, which, error);
+  }
+
+  // The template rendered, or nullopt (logged) when it fails.
+  std::optional<std::string> try_render(std::string_view which, const std::string& tmpl, const report& r,
+                                        const escape_fn& escape) const {
+    auto out = render_mustache(tmpl, context_of(r), escape);
+    if (!out.text) warn(which, out.error);
+    return out.text;
+  }
+
+  escape_fn text_escape() const {
+    if (!is_chat(type)) return no_escape;
+    return [t = type](const std::string& s) { return chat_escape(t, s); };
+  }
+};
+
+formatter::formatter(const core::reporter_spec& spec, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<impl>()) {
+  impl_->name = spec.name;
+  impl_->type = spec.type;
+  impl_->log = log ? std::move(log) : spdlog::default_logger();
+  auto keep = [this](std::string_view which, const std::string& tmpl, std::string& slot) {
+    if (tmpl.empty()) return;
+    if (auto error = parse_error(tmpl); !error.empty()) {
+      impl_->warn(which, error);
+      return;
+    }
+    slot = tmpl;
+  };
+  keep("subject", spec.subject_template, impl_->subject_tmpl);
+  keep("body", spec.body_template, impl_->body_tmpl);
+  keep("payload", spec.payload_template, impl_->payload_tmpl);
+}
+
+formatter::~formatter() = default;
+formatter::formatter(formatter&&) noexcept = default;
+formatter& formatter::operator=(formatter&&) noexcept = default;
+
+std::string formatter::subject(const report& r) const {
+  if (!impl_->subject_tmpl.empty())
+    if (auto s = impl_->try_render("subject", impl_->subject_tmpl, r, impl_->text_escape())) return one_line(*s);
+  std::string s = default_subject(r);
+  return one_line(is_chat(impl_->type) ? chat_escape(impl_->type, s) : s);
+}
+
+std::string formatter::body(const report& r) const {
+  if (!impl_->body_tmpl.empty())
+    if (auto b = impl_->try_render("body", impl_->body_tmpl, r, impl_->text_escape())) return multi_line(*b);
+  if (is_chat(impl_->type)) return multi_line(chat_escape(impl_->type, default_chat(r)));
+  if (impl_->type == reporter_type::gerrit) return multi_line(default_chat(r));
+  if (is_commit_status(impl_->type)) return one_line(default_description(r));
+  return multi_line(default_mail_body(r));
+}
+
+std::string formatter::payload(const report& r) const {
+  if (!impl_->payload_tmpl.empty()) {
+    if (auto p = impl_->try_render("payload", impl_->payload_tmpl, r, json_escape)) {
+      try {
+        return json::parse(*p).dump(-1, ' ', false, json::error_handler_t::replace);
+      } catch (const std::exception& e) {
+        impl_->warn("payload", fmt::format("not valid JSON: {}", e.what()));
+      }
+    }
+  }
+  return default_payload(r, one_line(default_subject(r))).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string formatter::render(std::string_view tmpl, const report& r, std::string_view fallback) const {
+  if (tmpl.empty()) return one_line(fallback);
+  if (auto s = impl_->try_render("inline", std::string(tmpl), r, no_escape)) return one_line(*s);
+  return one_line(fallback);
+}
+
+}  // namespace herald::notifiers
