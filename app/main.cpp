@@ -42,7 +42,20 @@ int main(int argc, char** argv) {
   auto* check = cli.add_subcommand("check", "Check a configuration file and report every error");
   check->add_option("-c,--config", config_file, "Configuration file (TOML)")->required();
 
+  auto* outbox = cli.add_subcommand("outbox", "Show the push reporters' pending deliveries or dead letters");
+  outbox->add_option("-c,--config", config_file, "Configuration file (TOML)")->required();
+  bool dead = false;
+  std::string revive;
+  outbox->add_flag("--dead", dead, "Show the dead letters (deliveries that failed for good)");
+  outbox->add_option("--revive", revive, "Queue dead letters again: an id, or `all`");
+
   CLI11_PARSE(cli, argc, argv);
+
+  if (outbox->parsed()) {
+    auto cfg = load_or_report(config_file);
+    if (!cfg) return 1;
+    return herald::app::show_outbox(*cfg, dead, revive);
+  }
 
   if (check->parsed()) {
     auto cfg = load_or_report(config_file);

@@ -1,6 +1,9 @@
 #include "app/service.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <iostream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -12,10 +15,15 @@
 #include "builds/process.hpp"
 #include "commands/registry.hpp"
 #include "core/feed.hpp"
+#include "app/loop_scheduler.hpp"
+#include "notifiers/outbox.hpp"
+#include "notifiers/reporters.hpp"
+#include "notifiers/transfer.hpp"
 #include "storage/store.hpp"
 
 namespace herald::app {
 namespace asio = boost::asio;
+
 
 int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) {
   std::error_code ec;
@@ -37,6 +45,17 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   opts.stop_grace = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.herald.stop_grace);
   opts.base_env = builds::current_environment();
   builds::master master(io, feed, cfg.builders, opts, log);
+
+  // Push reporters: the same feed, through the durable outbox.
+  loop_scheduler sched(io);
+  notifiers::transfer transfers;
+  notifiers::outbox outbox(sched, *store, log);
+  std::map<std::string, std::vector<std::string>> builder_tags;
+  for (const auto& b : cfg.builders) builder_tags[b.name] = b.tags;
+  notifiers::reporters reporters(cfg.reporters, std::move(builder_tags), {cfg.herald.title, cfg.herald.url}, outbox,
+                                 transfers, sched, log);
+  auto reporters_sub = feed.subscribe([&](const core::event& e) { reporters.on_event(e); });
+  outbox.restore(store->deliveries(false));
 
   bot::irc::client irc(io, cfg.irc, log);
   bool account_rules = false;
@@ -79,13 +98,31 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   if (cfg.irc.enabled) irc.start();
   log->info("herald started: {} builders, data in {}", cfg.builders.size(), cfg.herald.data_dir.string());
 
-  // A shutdown asked for by signal or by the `shutdown` command ends here.
+  // A shutdown asked for by signal or by the `shutdown` command ends here: the
+  // reporters get a few seconds to send what is due (the rest stays stored),
+  // then IRC says goodbye.
+  asio::steady_timer drain_limit(io);
   master.set_on_shutdown([&] {
-    if (!cfg.irc.enabled) {
-      io.stop();
-      return;
-    }
-    irc.stop("herald shutting down", [&] { io.stop(); });
+    auto quit = std::make_shared<std::function<void()>>([&] {
+      if (!cfg.irc.enabled) {
+        io.stop();
+        return;
+      }
+      irc.stop("herald shutting down", [&] { io.stop(); });
+    });
+    auto once = [quit] {
+      if (auto q = std::exchange(*quit, nullptr)) q();
+    };
+    drain_limit.expires_after(std::chrono::seconds(5));
+    drain_limit.async_wait([once, &log, &outbox](const boost::system::error_code& e) {
+      if (e) return;
+      log->warn("shutdown: {} deliveries still pending; they are sent after the next start", outbox.pending());
+      once();
+    });
+    outbox.drain([once, &drain_limit] {
+      drain_limit.cancel();
+      once();
+    });
   });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bool stopping = false;
@@ -104,6 +141,36 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   io.run();
   store->flush();
   log->info("herald stopped");
+  return 0;
+}
+
+int show_outbox(const config::config& cfg, bool dead, const std::string& revive) {
+  auto log = std::make_shared<spdlog::logger>("outbox");  // no sinks: the command prints, it does not log
+  const auto file = cfg.herald.data_dir / "herald.db";
+  if (!std::filesystem::exists(file)) {
+    std::cout << "no database at " << file.string() << " yet: nothing pending\n";
+    return 0;
+  }
+  auto store = storage::open_sqlite(file, log);
+  if (!revive.empty()) {
+    auto n = store->revive(revive == "all" ? std::string() : revive);
+    std::cout << n << " dead letter(s) queued again; a running herald sends them after its next start\n";
+    if (n == 0 && revive != "all") return 1;
+    return 0;
+  }
+  const auto now = core::clock::now();
+  auto list = store->deliveries(dead);
+  for (const auto& d : list) {
+    std::string when;
+    if (!dead) {
+      auto secs = std::chrono::duration_cast<std::chrono::seconds>(d.next_attempt - now).count();
+      when = secs > 0 ? fmt::format("next in {} s", secs) : std::string("due");
+    }
+    std::cout << fmt::format("{}  {}  attempts {}{}{}  {}\n", d.id, d.reporter, d.attempts,
+                             when.empty() ? "" : ", ", when, d.summary);
+    if (!d.last_error.empty()) std::cout << "    last error: " << d.last_error << '\n';
+  }
+  std::cout << list.size() << (dead ? " dead letter(s)\n" : " pending deliveries\n");
   return 0;
 }
 

@@ -335,7 +335,8 @@ void reporters::report_on(const tracked& t, report_kind kind, const core::event&
       storage::delivery d;
       d.id = std::move(p.id);
       d.reporter = spec.name;
-      d.key = std::move(p.key);
+      // Reporters are independent: one's newer state never replaces another's.
+      d.key = p.key.empty() ? std::string() : spec.name + "|" + p.key;
       d.seq = r.seq;
       d.request = serialize(p.req);
       d.summary = std::move(p.summary);
