@@ -6,6 +6,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -35,6 +36,12 @@ double cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);  // every thread of this process: loop, SQLite writer, transfer
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 }  // namespace
@@ -77,6 +84,8 @@ int main(int argc, char** argv) {
   asio::steady_timer ticker(io);
   auto expected = steady_clock::now();
   steady_clock::duration worst{};
+  double worst_cpu_ms = 0;  // the loop thread's own CPU time during the worst stall
+  double last_tick_cpu = thread_cpu_seconds();
   std::vector<double> lateness_ms;
   bool done = false;
   std::function<void()> tick = [&] {
@@ -85,7 +94,12 @@ int main(int argc, char** argv) {
     ticker.async_wait([&](const boost::system::error_code& ec) {
       if (ec || done) return;
       auto late = steady_clock::now() - expected;
-      worst = std::max(worst, late);
+      const double cpu_now = thread_cpu_seconds();
+      if (late > worst) {
+        worst = late;
+        worst_cpu_ms = (cpu_now - last_tick_cpu) * 1000.0;
+      }
+      last_tick_cpu = cpu_now;
       lateness_ms.push_back(duration<double, std::milli>(late).count());
       tick();
     });
@@ -93,6 +107,7 @@ int main(int argc, char** argv) {
 
   const auto expected_deliveries = static_cast<std::uint64_t>(events) * static_cast<std::uint64_t>(reporter_count);
   const double cpu0 = cpu_seconds();
+  const double loop_cpu0 = thread_cpu_seconds();
   const auto t0 = steady_clock::now();
   steady_clock::time_point published_at{};
   // Events arrive one per loop turn, as from build processes: a chain of posts.
@@ -139,6 +154,7 @@ int main(int argc, char** argv) {
   check();
   io.run();
   const double wall = duration<double>(steady_clock::now() - t0).count();
+  const double loop_cpu = thread_cpu_seconds() - loop_cpu0;
   store->flush();
   const double cpu = cpu_seconds() - cpu0;
 
@@ -159,8 +175,10 @@ int main(int argc, char** argv) {
       {"deliveries_per_s", static_cast<double>(st.delivered) / wall},
       {"cpu_s", cpu},
       {"cpu_us_per_delivery", cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
+      {"loop_cpu_us_per_delivery", loop_cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
       {"loop_stall_max_ms", duration<double, std::milli>(worst).count()},
       {"loop_stall_p99_ms", pct(0.99)},
+      {"loop_cpu_during_worst_stall_ms", worst_cpu_ms},
       {"left_pending_in_db", store->deliveries(false).size()},
   };
   std::cout << out.dump() << '\n';

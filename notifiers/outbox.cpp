@@ -205,11 +205,38 @@ void outbox::add(storage::delivery d) {
   }
   it->second.d = std::move(d);
   ++stats_.added;
-  store_.add_delivery(it->second.d, [this, id, alive = alive_] {
-    sched_.post([this, id, alive] {
-      if (*alive) stored(id);
+  // The writer thread reports commits; one post per batch, not per delivery.
+  store_.add_delivery(it->second.d, [alive = alive_, inbox = inbox_, sched = &sched_, id, this] {
+    bool first = false;
+    {
+      std::lock_guard lock(inbox->mutex);
+      first = inbox->ids.empty();
+      inbox->ids.push_back(id);
+    }
+    if (first) sched->post([this, alive] {
+      if (*alive) take_committed();
     });
   });
+}
+
+// A bounded slice per turn, so a large commit never holds the loop for long.
+void outbox::take_committed() {
+  constexpr std::size_t slice = 64;
+  std::vector<std::string> ids;
+  bool more = false;
+  {
+    std::lock_guard lock(inbox_->mutex);
+    while (ids.size() < slice && !inbox_->ids.empty()) {
+      ids.push_back(std::move(inbox_->ids.front()));
+      inbox_->ids.pop_front();
+    }
+    more = !inbox_->ids.empty();
+  }
+  for (const auto& committed : ids) stored(committed);
+  pump();
+  if (more) sched_.post([this, alive = alive_] {
+      if (*alive) take_committed();
+    });
 }
 
 void outbox::stored(const std::string& id) {
@@ -222,9 +249,7 @@ void outbox::stored(const std::string& id) {
     return;
   }
   make_due(e, std::max(e.d.next_attempt, sched_.now()));
-  pump();
 }
-
 
 void outbox::make_due(entry& e, core::time_point when) {
   e.st = state::waiting;

@@ -7,9 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -112,6 +114,7 @@ class outbox {
   };
 
   void stored(const std::string& id);
+  void take_committed();
   void make_due(entry& e, core::time_point when);
   void pump();
   bool settled(core::time_point now) const;
@@ -134,6 +137,11 @@ class outbox {
   std::function<void()> drained_;
   counters stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  struct commit_inbox {
+    std::mutex mutex;
+    std::deque<std::string> ids;  // committed by the store, not yet seen by the loop
+  };
+  std::shared_ptr<commit_inbox> inbox_ = std::make_shared<commit_inbox>();
   std::mt19937_64 rng_{std::random_device{}()};
 };
 

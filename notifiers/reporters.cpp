@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -69,31 +70,84 @@ std::string address_of(std::string_view who, const std::string& lookup_domain) {
 }  // namespace
 
 // ---- stored requests
+//
+// A line format, not JSON: the body (often a JSON document itself) is stored
+// as it is, without a second round of escaping and parsing per delivery.
+//   herald-request/1 LF method LF path LF mail_from LF
+//   N LF N recipient lines, M LF M "name: value" lines, then the body.
+// Every field but the body is one line; CR and LF in them become spaces
+// (the transfer refuses such headers anyway).
+
+namespace {
+
+constexpr std::string_view request_magic = "herald-request/1";
+
+void put_line(std::string& out, std::string_view field) {
+  for (char c : field) out += (c == '\r' || c == '\n') ? ' ' : c;
+  out += '\n';
+}
+
+struct line_reader {
+  std::string_view text;
+  bool ok = true;
+  std::string_view next() {
+    auto nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      ok = false;
+      return {};
+    }
+    auto line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    return line;
+  }
+  std::size_t count() {
+    auto line = next();
+    std::size_t n = 0;
+    auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), n);
+    if (ec != std::errc() || p != line.data() + line.size() || n > 100000) ok = false;
+    return ok ? n : 0;
+  }
+};
+
+}  // namespace
 
 std::string serialize(const request& r) {
-  nlohmann::json j = {{"method", r.method}, {"path", r.path}, {"headers", r.headers}, {"body", r.body}};
-  if (!r.mail_from.empty() || !r.mail_to.empty()) {
-    j["mail_from"] = r.mail_from;
-    j["mail_to"] = r.mail_to;
+  std::string out;
+  out.reserve(r.body.size() + r.path.size() + 64 * (r.headers.size() + 2));
+  put_line(out, request_magic);
+  put_line(out, r.method);
+  put_line(out, r.path);
+  put_line(out, r.mail_from);
+  put_line(out, std::to_string(r.mail_to.size()));
+  for (const auto& a : r.mail_to) put_line(out, a);
+  put_line(out, std::to_string(r.headers.size()));
+  for (const auto& [name, value] : r.headers) {
+    std::string h = name;
+    h += ": ";
+    h += value;
+    put_line(out, h);
   }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += r.body;
+  return out;
 }
 
 std::optional<request> deserialize(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  try {
-    request r;
-    r.method = j.at("method").get<std::string>();
-    r.path = j.at("path").get<std::string>();
-    r.headers = j.at("headers").get<std::vector<std::pair<std::string, std::string>>>();
-    r.body = j.at("body").get<std::string>();
-    if (j.contains("mail_from")) r.mail_from = j["mail_from"].get<std::string>();
-    if (j.contains("mail_to")) r.mail_to = j["mail_to"].get<std::vector<std::string>>();
-    return r;
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;
+  line_reader in{text};
+  if (in.next() != request_magic || !in.ok) return std::nullopt;
+  request r;
+  r.method = in.next();
+  r.path = in.next();
+  r.mail_from = in.next();
+  for (std::size_t i = 0, n = in.count(); in.ok && i < n; ++i) r.mail_to.emplace_back(in.next());
+  for (std::size_t i = 0, n = in.count(); in.ok && i < n; ++i) {
+    auto h = in.next();
+    auto colon = h.find(": ");
+    if (colon == std::string_view::npos) return std::nullopt;
+    r.headers.emplace_back(std::string(h.substr(0, colon)), std::string(h.substr(colon + 2)));
   }
+  if (!in.ok) return std::nullopt;
+  r.body = in.text;
+  return r;
 }
 
 // ---- mail
@@ -309,15 +363,15 @@ void reporters::on_event(const core::event& e) {
       e);
 }
 
-void reporters::report_on(const tracked& t, report_kind kind, const core::event& e) {
-  const auto& tags = t.base.tags;
+void reporters::report_on(tracked& t, report_kind kind, const core::event& e) {
+  // One report, adjusted per reporter: a build's logs are not copied for each.
+  report& r = t.base;
+  r.kind = kind;
+  r.seq = core::header_of(e).seq;
   for (std::size_t i = 0; i < specs_.size(); ++i) {
     const auto& spec = specs_[i];
-    auto wanted = wants(spec.generator, e, tags);
+    auto wanted = wants(spec.generator, e, r.tags);
     if (!wanted || *wanted != kind) continue;
-    report r = t.base;
-    r.kind = kind;
-    r.seq = core::header_of(e).seq;
     if (const auto* f = std::get_if<core::build_finished>(&e)) {
       r.previous = spec.generator.previous_builder_wide ? f->previous_on_builder : f->previous_on_branch;
       if (r.previous == core::result::retry) r.previous.reset();

@@ -49,7 +49,7 @@ class reporters {
 
  private:
   struct tracked;
-  void report_on(const tracked& t, report_kind kind, const core::event& e);
+  void report_on(tracked& t, report_kind kind, const core::event& e);
   void send(const core::reporter_spec& spec, const storage::delivery& d,
             std::function<void(attempt_outcome)> done);
 

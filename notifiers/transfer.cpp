@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -360,6 +362,8 @@ struct transfer::impl {
 
   void run() {
     pthread_setname_np(pthread_self(), "herald-transfer");
+    // Background work: under CPU contention the event loop goes first.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
     std::vector<std::unique_ptr<job>> done;
     while (!stop) {
       start_queued(done);

@@ -3,7 +3,7 @@
 reporters (build/herald_outbox_burst: the real feed, SQLite outbox, libcurl
 transfer thread and Asio loop) delivered to a receiver in this process's child.
 
-    /usr/bin/python3 bench/e2e/outbox_burst.py [--events 10000] [--reporters 3]
+    /usr/bin/python3 bench/e2e/outbox_burst.py [--events 10000] [--reporters 3] [--receiver-nice 10]
 
 Prints the driver's JSON line plus the receiver's count."""
 
@@ -36,7 +36,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve(port, counter, ready):
+def serve(port, counter, ready, nice=0):
+    if nice:
+        os.nice(nice)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.counter = counter
@@ -55,12 +57,15 @@ def main():
     ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--reporters", type=int, default=3)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "herald_outbox_burst"))
+    ap.add_argument("--receiver-nice", type=int, default=0,
+                    help="run the receiver at a lower priority: it stands for a remote server, "
+                         "and on a 2-core machine it competes with herald for CPU")
     args = ap.parse_args()
 
     port = free_port()
     counter = multiprocessing.Value("q", 0, lock=False)
     ready = multiprocessing.Event()
-    receiver = multiprocessing.Process(target=serve, args=(port, counter, ready), daemon=True)
+    receiver = multiprocessing.Process(target=serve, args=(port, counter, ready, args.receiver_nice), daemon=True)
     receiver.start()
     ready.wait(10)
     with tempfile.TemporaryDirectory(prefix="herald-burst-") as tmp:

@@ -19,6 +19,22 @@ from fixtures import (DEFAULT_BUILDERS, Herald, HeraldTestCase, IrcClient, Ngirc
                       start_herald_and_wait, toml_list, toml_str)
 from receivers import HttpRecorder, SmtpServer
 
+# Builds that take a moment, so a status's "started" state is sent before the
+# final one (a faster build's "pending" may be superseded before it is sent).
+SLOW_BUILDERS = DEFAULT_BUILDERS + r'''
+[[builder]]
+name = "passes"
+  [[builder.step]]
+  name = "test"
+  command = "sleep 0.5; echo all good"
+
+[[builder]]
+name = "fails"
+  [[builder.step]]
+  name = "compile"
+  command = "sleep 0.5; echo oops >&2; exit 2"
+'''
+
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA2 = "89abcdef0123456789abcdef0123456789abcdef"
 TOKENS = ["gh-t0ken-SECRET", "gl-t0ken-SECRET", "bbc-app-pw-SECRET", "bbs-t0ken-SECRET",
@@ -121,11 +137,11 @@ class TestProviders(ReporterTestCase):
             reporter("push", "http", url=u + "/push", token=TOKENS[8], report_start=True,
                      headers=("{ X-Team = \"ci\" }",)),
         ])
-        self.start(reps)
-        ok = self.force(f"--branch=main --revision={SHA} --props=gerrit_change=42 quick green", "quick")
-        self.wait_finished(ok, "quick")
-        bad = self.force(f"--branch=main --revision={SHA2} --props=gerrit_change=43 broken red", "broken")
-        self.wait_finished(bad, "broken")
+        self.start(reps, builders=SLOW_BUILDERS)
+        ok = self.force(f"--branch=main --revision={SHA} --props=gerrit_change=42 passes green", "passes")
+        self.wait_finished(ok, "passes")
+        bad = self.force(f"--branch=main --revision={SHA2} --props=gerrit_change=43 fails red", "fails")
+        self.wait_finished(bad, "fails")
 
         # Commit statuses: started (pending) and finished, per build: 5 providers x 2 builds x 2.
         # Chat: 7 x 2 finished; push: 2 x 2.
@@ -153,7 +169,7 @@ class TestProviders(ReporterTestCase):
         states = [(r.path[-40:], r.json()["state"]) for r in gh]
         self.assertEqual([s for p, s in states if p == SHA], ["pending", "success"])
         self.assertEqual([s for p, s in states if p == SHA2], ["pending", "failure"])
-        self.assertEqual(gh[-1].json()["target_url"], f"http://ci.test/#/builders/broken/builds/{bad}")
+        self.assertEqual(gh[-1].json()["target_url"], f"http://ci.test/#/builders/fails/builds/{bad}")
 
         # GitLab: POST /projects/{id}/statuses/{sha}, PRIVATE-TOKEN
         gl = one("/gl/projects/")
@@ -188,7 +204,7 @@ class TestProviders(ReporterTestCase):
 
         # Chat webhooks
         slack = one("/slack/")
-        self.assertTrue(any("broken" in r.json()["text"] and "fail" in r.json()["text"] for r in slack))
+        self.assertTrue(any("fails" in r.json()["text"] and "fail" in r.json()["text"] for r in slack))
         mm = one("/mm/")
         self.assertIn("text", mm[0].json())
         dc = one("/discord/")
@@ -227,7 +243,7 @@ class TestProviders(ReporterTestCase):
             self.assertEqual(r.header("Authorization"), f"Bearer {TOKENS[8]}")
         keys = [r.header("Idempotency-Key") for r in push]
         self.assertEqual(len(set(keys)), 4, keys)
-        failed = [r.json() for r in push if r.json().get("builder") == "broken" and r.json().get("result")]
+        failed = [r.json() for r in push if r.json().get("builder") == "fails" and r.json().get("result")]
         self.assertTrue(failed, [r.json() for r in push])
 
         # Every delivery exactly once, nothing left, and no token in the log.

@@ -159,15 +159,28 @@ TEST(Reporters, StoredRequestRoundTrips) {
   r.method = "PUT";
   r.path = "/rooms/%21a%3Ab/send/m.room.message/x1";
   r.headers = {{"Content-Type", "application/json"}, {"X-A", "b"}};
-  r.body = "{\"k\":\"v\\u00e9\"}";
+  r.body = "{\"k\":\"v\\u00e9\"}\n\nsecond paragraph\n";
+  r.mail_from = "ci@example.org";
+  r.mail_to = {"a@example.org", "b@example.org"};
   auto back = deserialize(serialize(r));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->method, r.method);
   EXPECT_EQ(back->path, r.path);
   EXPECT_EQ(back->headers, r.headers);
   EXPECT_EQ(back->body, r.body);
-  EXPECT_FALSE(deserialize("not json"));
-  EXPECT_FALSE(deserialize("{\"method\":1}"));
+  EXPECT_EQ(back->mail_from, r.mail_from);
+  EXPECT_EQ(back->mail_to, r.mail_to);
+  EXPECT_FALSE(deserialize("not a request"));
+  EXPECT_FALSE(deserialize("herald-request/1\nPOST\n/p\n\n1\n"));   // a recipient missing
+  EXPECT_FALSE(deserialize("herald-request/1\nPOST\n/p\n\n0\nx\n"));  // not a count
+  request hostile;
+  hostile.path = "/a\r\nX-Injected: 1";
+  hostile.headers = {{"X-A", "b\nc"}};
+  auto h = deserialize(serialize(hostile));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->path, "/a  X-Injected: 1");
+  EXPECT_EQ(h->headers.size(), 1u);
+  EXPECT_EQ(h->headers[0].second, "b c");
 }
 
 report mail_report() {
