@@ -442,7 +442,7 @@ class reader {
     }
     if (const auto* t = table_at(top, "authz")) read_authz({*t, "authz"}, out.authz);
     read_builders(top, out.builders);
-    read_reporters(top, out.builders, out.reporters);
+    read_reporters(top, out.builders, out.reporters, !out.herald.url.empty());
     out.herald.data_dir = resolve(out.herald.data_dir);
     out.irc.tls_ca_file = resolve(out.irc.tls_ca_file);
     out.irc.tls_client_cert = resolve(out.irc.tls_client_cert);
@@ -1086,7 +1086,7 @@ class reader {
   // ---- [[reporter]]
 
   void read_reporters(const scope& root, const std::vector<builder>& builders,
-                      std::vector<core::reporter_spec>& out) {
+                      std::vector<core::reporter_spec>& out, bool have_site_url) {
     std::map<std::string, int> first_line;
     for (const toml::table* t : tables_at(root, "reporter")) {
       scope s{*t, "reporter"};
@@ -1133,6 +1133,9 @@ class reader {
       read_reporter_mail(s, r, type);
       read_reporter_delivery(s, r);
       if (type) check_reporter_needs(s, r);
+      // Bitbucket Server refuses a build status without a link to the build.
+      if (type && r.type == reporter_type::bitbucket_server && !have_site_url)
+        error(s.table, who(r) + " needs `herald.url`: Bitbucket Server requires a link to each build");
       out.push_back(std::move(r));
     }
   }

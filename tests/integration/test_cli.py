@@ -117,6 +117,31 @@ class TestCli(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assert_located_error(out, path, line)
 
+    def test_check_bad_reporters(self):
+        """An unknown reporter type, a missing token and a bad URL: each located,
+        and the secret in the bad URL never printed."""
+        base = self.good_config()
+        reps = [
+            ("[[reporter]]", 'name = "a"', 'type = "gitbub"'),
+            ("[[reporter]]", 'name = "b"', 'type = "github"', 'repository = "octo/repo"'),
+            ("[[reporter]]", 'name = "c"', 'type = "slack"', 'url = "hxxp://hooks.example/T0PSECRET"'),
+        ]
+        lines = base.splitlines()
+        where = {}
+        for rep in reps:
+            lines.append("")
+            for entry in rep:
+                lines.append(entry)
+                where[entry] = len(lines)
+        path = self.write("reporters.toml", "\n".join(lines) + "\n")
+        rc, out = self.herald("check", "--config", path)
+        self.assertEqual(rc, 1, out)
+        typo = self.assert_located_error(out, path, where['type = "gitbub"'])
+        self.assertIn("github", typo, "no did-you-mean for the type")
+        self.assertRegex(out, rf"{re.escape(path)}:\d+:\d+: .*`token`")
+        self.assert_located_error(out, path, where['url = "hxxp://hooks.example/T0PSECRET"'])
+        self.assertNotIn("T0PSECRET", out)
+
     def test_check_missing_file(self):
         path = os.path.join(self.tmp, "does-not-exist.toml")
         rc, out = self.herald("check", "--config", path)

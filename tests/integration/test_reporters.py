@@ -335,6 +335,17 @@ class TestDelivery(ReporterTestCase):
         self.assertEqual([r.json()["state"] for r in accepted], ["success"])
         self.assertEqual(self.pending(), 0)
 
+    def test_a_template_that_fails_falls_back_to_the_default(self):
+        # A partial parses but cannot render (partials would run outside text as a template).
+        reps = reporter("chat", "slack", url=self.http.url + "/chat", body="{{> nope}} {{builder}}")
+        self.start(reps)
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        got = self.http.wait_for(lambda r: r.path == "/chat", count=1)
+        self.assertIn("quick", got[0].json()["text"])
+        self.assertIn("#" + str(n), got[0].json()["text"])
+        self.assertRegex(self.herald_log(), r"reporter chat: template .* using the default")
+
     def test_sigkill_with_100_pending_deliveries_loses_and_repeats_nothing(self):
         # 5 push reporters x 10 builds x (started + finished) = 100 deliveries,
         # all queued while the receiver is down; herald is then SIGKILLed.
@@ -403,6 +414,21 @@ class TestMail(ReporterTestCase):
         self.assertTrue(logs, "no log attached")
         self.assertIn("oops", logs[0].get_content())
         self.assert_no_secrets(self.herald_log())
+
+    def test_implicit_tls_with_auth(self):
+        smtps = SmtpServer(tls="smtps", auth=("ci", TOKENS[9]), start=True)
+        self.addCleanup(smtps.cleanup)
+        reps = reporter("mail", "mail", url=smtps.url, tls_ca_file=smtps.ca_file, username="ci",
+                        token=TOKENS[9], **{"from": "ci@example.org"}, to=["dev@example.org"])
+        self.start(reps)
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        m = smtps.wait_for(1, timeout=20)[0]
+        self.assertIn("quick", m["Subject"])
+        d = smtps.deliveries()[-1]
+        self.assertTrue(d["tls"])
+        self.assertTrue(d["auth"])
+        self.assertEqual(d["rcpt_tos"], ["dev@example.org"])
 
 
 if __name__ == "__main__":

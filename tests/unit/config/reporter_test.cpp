@@ -88,7 +88,10 @@ class scoped_env {
   std::string name_;
 };
 
-constexpr std::string_view every_type = R"([[builder]]
+constexpr std::string_view every_type = R"([herald]
+url = "https://ci.example.org/"
+
+[[builder]]
 name = "linux"
 tags = ["fast"]
 [[builder.step]]
@@ -587,7 +590,9 @@ TEST(ConfigReporter, RequiredKeysPerType) {
                                       "/srv/h.toml:1:1: reporter `b` (bitbucket_cloud) needs `username`"}));
   EXPECT_EQ(errors(reporter("name = \"s\"\ntype = \"bitbucket_server\"\n")),
             (std::vector<std::string>{"/srv/h.toml:1:1: reporter `s` (bitbucket_server) needs `url`",
-                                      "/srv/h.toml:1:1: reporter `s` (bitbucket_server) needs `token`"}));
+                                      "/srv/h.toml:1:1: reporter `s` (bitbucket_server) needs `token`",
+                                      "/srv/h.toml:1:1: reporter `s` (bitbucket_server) needs `herald.url`: "
+                                      "Bitbucket Server requires a link to each build"}));
   EXPECT_EQ(errors(reporter("name = \"r\"\ntype = \"gerrit\"\n")),
             (std::vector<std::string>{"/srv/h.toml:1:1: reporter `r` (gerrit) needs `url`",
                                       "/srv/h.toml:1:1: reporter `r` (gerrit) needs `token`",
