@@ -256,8 +256,8 @@ class TestDelivery(ReporterTestCase):
     """The outbox against a receiver that fails in the ways real ones do."""
 
     def push(self, name, prefix, **keys):
-        return reporter(name, "http", url=self.http.url + prefix, token=TOKENS[8],
-                        retry_initial=0.3, retry_max=1.0, timeout=1.0, **keys)
+        keys = {"retry_initial": 0.3, "retry_max": 1.0, "timeout": 1.0, **keys}
+        return reporter(name, "http", url=self.http.url + prefix, token=TOKENS[8], **keys)
 
     def test_500_is_retried_until_delivered_once(self):
         self.http.set_mode("status", prefix="/flaky", status=500, body="boom", times=2)
@@ -333,6 +333,40 @@ class TestDelivery(ReporterTestCase):
         self.http.no_request_within(2.0, lambda r: r.path.startswith("/gh") and r.mode == "ok")
         accepted = [r for r in self.http.requests("/gh") if r.mode == "ok"]
         self.assertEqual([r.json()["state"] for r in accepted], ["success"])
+        self.assertEqual(self.pending(), 0)
+
+    def test_sigterm_waits_for_the_delivery_in_flight(self):
+        # An orderly stop while the receiver is still answering: herald waits
+        # for the answer, so nothing is resent after the restart.
+        self.http.set_mode("ok", prefix="/slow", delay=1.5)
+        self.start(self.push("slow", "/slow", timeout=5.0))
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        self.http.wait_for(lambda r: r.path == "/slow", count=1)
+        self.assertEqual(self.herald.stop(), 0)
+        self.assertRegex(self.herald_log(), r"outbox: http post for quick#\d+ success delivered")
+        self.http.reset_modes()
+        start_herald_and_wait(self.herald, self.client)
+        self.http.no_request_within(2.0, lambda r: r.path == "/slow")
+        self.assertEqual(self.pending(), 0)
+
+    def test_sigkill_during_a_delivery_resends_it_with_the_same_key(self):
+        # Killed between the receiver getting the request and herald hearing
+        # the answer: herald cannot know, so it sends again after the restart,
+        # with the same Idempotency-Key, which lets the receiver drop the repeat.
+        self.http.set_mode("ok", prefix="/slow", delay=2.0)
+        self.start(self.push("slow", "/slow", timeout=5.0))
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        self.http.wait_for(lambda r: r.path == "/slow", count=1)
+        self.herald.kill()
+        self.http.reset_modes()
+        start_herald_and_wait(self.herald, self.client)
+        got = self.http.wait_for(lambda r: r.path == "/slow", count=2)
+        self.http.no_request_within(1.5, lambda r: r.path == "/slow")
+        self.assertEqual(len(self.http.requests("/slow")), 2)
+        self.assertEqual(got[0].header("Idempotency-Key"), got[1].header("Idempotency-Key"))
+        self.assertEqual(got[0].body, got[1].body)
         self.assertEqual(self.pending(), 0)
 
     def test_a_template_that_fails_falls_back_to_the_default(self):
