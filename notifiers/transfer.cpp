@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <utility>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -173,7 +174,10 @@ std::string prepare(job& j) {
   if (j.smtp && r.security == core::smtp_security::tls && starts_with_nocase(j.url, "smtp://"))
     j.url = "smtps" + j.url.substr(4);
 
-  j.easy = curl_easy_init();
+  if (j.easy)
+    curl_easy_reset(j.easy);  // a handle kept from an earlier transfer: cheaper than a new one
+  else
+    j.easy = curl_easy_init();
   if (!j.easy) return "out of memory";
   CURL* e = j.easy;
   curl_easy_setopt(e, CURLOPT_PRIVATE, &j);
@@ -290,6 +294,7 @@ struct transfer::impl {
 
   // Transfer thread only.
   std::unordered_map<CURL*, std::unique_ptr<job>> running;
+  std::vector<CURL*> idle;  // easy handles of finished transfers, reused
 
   std::thread thread;
 
@@ -313,6 +318,7 @@ struct transfer::impl {
     for (auto& [easy, j] : running) curl_multi_remove_handle(multi, easy);
     running.clear();  // abandoned: no callbacks
     queue.clear();
+    for (CURL* e : idle) curl_easy_cleanup(e);
     curl_multi_cleanup(multi);
   }
 
@@ -332,6 +338,10 @@ struct transfer::impl {
       }
     }
     for (auto& j : starting) {
+      if (!idle.empty()) {
+        j->easy = idle.back();
+        idle.pop_back();
+      }
       std::string error = prepare(*j);
       if (error.empty() && curl_multi_add_handle(multi, j->easy) != CURLM_OK) error = "cannot start the transfer";
       if (!error.empty()) {
@@ -356,6 +366,7 @@ struct transfer::impl {
       running.erase(it);
       curl_multi_remove_handle(multi, easy);
       finish(*j, code);
+      if (idle.size() < max_parallel) idle.push_back(std::exchange(j->easy, nullptr));
       finished.push_back(std::move(j));
     }
   }
