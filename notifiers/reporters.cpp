@@ -67,6 +67,22 @@ std::string address_of(std::string_view who, const std::string& lookup_domain) {
   return std::string(who) + "@" + lookup_domain;
 }
 
+// `text` with the reporter's secrets (and the URL's path, which may hold a
+// token) replaced by "***".
+std::string without_secrets(std::string text, const core::reporter_spec& spec) {
+  auto scrub = [&](const std::string& secret) {
+    if (secret.size() < 4) return;  // too short to be a credential; would mangle the text
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+      text.replace(at, secret.size(), "***");
+  };
+  scrub(spec.token.reveal());
+  scrub(spec.url.reveal());
+  const auto& url = spec.url.reveal();
+  if (auto scheme = url.find("://"); scheme != std::string::npos)
+    if (auto path = url.find('/', scheme + 3); path != std::string::npos) scrub(url.substr(path));
+  return text;
+}
+
 }  // namespace
 
 // ---- stored requests
@@ -273,8 +289,13 @@ void reporters::send(const core::reporter_spec& spec, const storage::delivery& d
   t.tls_verify = spec.tls_verify;
   t.tls_ca_file = spec.tls_ca_file;
   t.timeout = duration_cast<milliseconds>(spec.timeout);
-  xfer_.submit(std::move(t), [this, smtp, done = std::move(done)](transfer_result r) mutable {
-    sched_.post([this, smtp, done = std::move(done), r = std::move(r)] { done(classify(r, smtp, sched_.now())); });
+  xfer_.submit(std::move(t), [this, &spec, smtp, done = std::move(done)](transfer_result r) mutable {
+    sched_.post([this, &spec, smtp, done = std::move(done), r = std::move(r)] {
+      auto outcome = classify(r, smtp, sched_.now());
+      // A peer may echo a credential back in its error text; that text is logged and stored.
+      outcome.reason = without_secrets(std::move(outcome.reason), spec);
+      done(std::move(outcome));
+    });
   });
 }
 

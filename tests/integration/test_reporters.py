@@ -298,6 +298,20 @@ class TestDelivery(ReporterTestCase):
         start_herald_and_wait(self.herald, self.client)
         self.http.wait_for(lambda r: r.path == "/gone" and r.mode == "ok", count=1)
 
+    def test_a_credential_echoed_by_the_peer_is_not_logged(self):
+        self.http.set_mode("status", prefix="/echo", status=401, body=f"bad credentials: Bearer {TOKENS[8]}")
+        self.start(self.push("echo", "/echo"))
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        self.http.wait_for(lambda r: r.path == "/echo", count=1)
+        deadline = time.time() + 10
+        while "echo/quick" not in self.outbox("--dead") and time.time() < deadline:
+            time.sleep(0.2)
+        dead = self.outbox("--dead")
+        self.assertIn("HTTP 401: bad credentials: Bearer ***", dead)
+        self.assert_no_secrets(dead)
+        self.assert_no_secrets(self.herald_log())
+
     def test_hang_garbage_close_and_huge_answers_are_survived(self):
         for prefix, mode in [("/hang", "hang"), ("/garbage", "garbage"), ("/close", "close")]:
             self.http.set_mode(mode, prefix=prefix, times=1)
