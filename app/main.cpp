@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   if (check->parsed()) {
     auto cfg = load_or_report(config_file);
     if (!cfg) return 1;
-    std::cout << config_file << ": OK, " << cfg->builders.size() << " builder(s)\n";
+    std::cout << config_file << ": OK, " << cfg->builders.size() << " builder(s), " << cfg->reporters.size()
+              << " reporter(s)\n";
     return 0;
   }
 
