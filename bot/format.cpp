@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "core/links.hpp"
+
 namespace herald::bot {
 
 std::string build_url(const format_options& o, std::string_view builder, std::int64_t number) {
-  if (o.url.empty()) return {};
-  std::string base = o.url;
-  if (base.back() != '/') base += '/';
-  return fmt::format("{}#/builders/{}/builds/{}", base, builder, number);
+  return core::build_url(o.url, builder, number);
 }
 
 std::string colored_result(const format_options& o, core::result r) {

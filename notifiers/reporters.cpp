@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/links.hpp"
 #include "notifiers/generator.hpp"
 #include "notifiers/mail.hpp"
 #include "notifiers/providers.hpp"
@@ -16,20 +17,6 @@ namespace herald::notifiers {
 namespace {
 
 using namespace std::chrono;
-
-std::string build_url(const site& s, std::string_view builder, std::int64_t number) {
-  if (s.url.empty()) return {};
-  std::string base = s.url;
-  if (base.back() != '/') base += '/';
-  return fmt::format("{}#/builders/{}/builds/{}", base, builder, number);
-}
-
-std::string builder_url(const site& s, std::string_view builder) {
-  if (s.url.empty()) return {};
-  std::string base = s.url;
-  if (base.back() != '/') base += '/';
-  return fmt::format("{}#/builders/{}", base, builder);
-}
 
 // The last `lines` lines of `text`.
 std::string tail_lines(const std::string& text, int lines) {
@@ -299,6 +286,22 @@ void reporters::send(const core::reporter_spec& spec, const storage::delivery& d
   });
 }
 
+std::unique_ptr<reporters::tracked> reporters::track(const core::event_header& h, const core::build_request& request,
+                                                     std::optional<core::time_point> started_at) const {
+  auto t = std::make_unique<tracked>();
+  auto& b = t->base;
+  b.title = site_.title;
+  b.builder = h.builder;
+  b.number = h.number;
+  b.request = request;
+  b.started_at = started_at;
+  if (auto it = builder_tags_.find(h.builder); it != builder_tags_.end()) b.tags = it->second;
+  if (!request.owner.empty()) b.blame = {request.owner};
+  b.build_url = core::build_url(site_.url, h.builder, h.number);
+  b.builder_url = core::builder_url(site_.url, h.builder);
+  return t;
+}
+
 void reporters::on_event(const core::event& e) {
   if (specs_.empty()) return;
   const auto& h = core::header_of(e);
@@ -308,16 +311,7 @@ void reporters::on_event(const core::event& e) {
         using T = std::decay_t<decltype(ev)>;
         if constexpr (std::is_same_v<T, core::build_started>) {
           auto& t = builds_[key];
-          t = std::make_unique<tracked>();
-          t->base.title = site_.title;
-          t->base.builder = h.builder;
-          t->base.number = h.number;
-          t->base.request = ev.request;
-          t->base.started_at = h.time;
-          if (auto it = builder_tags_.find(h.builder); it != builder_tags_.end()) t->base.tags = it->second;
-          if (!ev.request.owner.empty()) t->base.blame = {ev.request.owner};
-          t->base.build_url = build_url(site_, h.builder, h.number);
-          t->base.builder_url = builder_url(site_, h.builder);
+          t = track(h, ev.request, h.time);
           report_on(*t, report_kind::started, e);
         } else if constexpr (std::is_same_v<T, core::step_started>) {
           if (auto it = builds_.find(key); it != builds_.end()) {
@@ -347,16 +341,7 @@ void reporters::on_event(const core::event& e) {
             t = std::move(it->second);
             builds_.erase(it);
           } else {  // finished without a start in this run (closed by a restart)
-            t = std::make_unique<tracked>();
-            t->base.title = site_.title;
-            t->base.builder = h.builder;
-            t->base.number = h.number;
-            t->base.request = ev.request;
-            t->base.started_at = ev.started_at;
-            if (auto tags = builder_tags_.find(h.builder); tags != builder_tags_.end()) t->base.tags = tags->second;
-            if (!ev.request.owner.empty()) t->base.blame = {ev.request.owner};
-            t->base.build_url = build_url(site_, h.builder, h.number);
-            t->base.builder_url = builder_url(site_, h.builder);
+            t = track(h, ev.request, ev.started_at);
           }
           t->base.finished_at = h.time;
           t->base.outcome = ev.outcome;

@@ -49,6 +49,8 @@ class reporters {
 
  private:
   struct tracked;
+  std::unique_ptr<tracked> track(const core::event_header& h, const core::build_request& request,
+                                 std::optional<core::time_point> started_at) const;
   void report_on(tracked& t, report_kind kind, const core::event& e);
   void send(const core::reporter_spec& spec, const storage::delivery& d,
             std::function<void(attempt_outcome)> done);
