@@ -158,7 +158,48 @@ class RecordedRequest:
         return f"<{self.method} {self.target} [{self.mode}] {len(self.body)} B>"
 
 
-class HttpRecorder:
+class _ServerProcess:
+    """A receiver in a child process of its own, in its own temp dir (`dir`),
+    logging to `log`; subclasses start it (`start()` sets `proc`). Stop, kill
+    and restart keep the port and the dir, so records survive."""
+
+    proc = None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM and wait (the process ends at once; open connections drop)."""
+        stop_process(self.proc, signal.SIGTERM)
+
+    def kill(self):
+        """SIGKILL and wait."""
+        stop_process(self.proc, signal.SIGKILL)
+
+    def restart(self, delay=0.0):
+        """Kill and start again at the same port; what it recorded stays."""
+        self.kill()
+        if delay:
+            time.sleep(delay)
+        return self.start()
+
+    def cleanup(self):
+        self.kill()
+        remove_tmpdir(self.dir)
+
+    def __enter__(self):
+        if not self.running():
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def log_tail(self, lines=40):
+        return log_tail(self.log, lines)
+
+
+class HttpRecorder(_ServerProcess):
     """A real HTTP/1.1 server in its own process; see the module docstring.
 
     Files in self.dir: requests.jsonl (records), control.json (modes),
@@ -219,38 +260,6 @@ class HttpRecorder:
         raise AssertionError(f"http recorder did not listen on {self.port} within "
                              f"{timeout} s:\n" + self.log_tail())
 
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM and wait (the process ends at once; open connections drop)."""
-        stop_process(self.proc, signal.SIGTERM)
-
-    def kill(self):
-        """SIGKILL and wait."""
-        stop_process(self.proc, signal.SIGKILL)
-
-    def restart(self, delay=0.0):
-        """Kill and start again at the same port; records and modes stay."""
-        self.kill()
-        if delay:
-            time.sleep(delay)
-        return self.start()
-
-    def cleanup(self):
-        self.kill()
-        remove_tmpdir(self.dir)
-
-    def __enter__(self):
-        if not self.running():
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
-    def log_tail(self, lines=40):
-        return log_tail(self.log, lines)
 
     # -- behaviour ------------------------------------------------------------
 
@@ -590,7 +599,7 @@ def _http_server_main(port, folder):
 # SMTP server
 # ==========================================================================
 
-class SmtpServer:
+class SmtpServer(_ServerProcess):
     """aiosmtpd on a free loopback port, delivering to a Maildir.
 
     tls:      None (plain), "starttls" (STARTTLS offered; required before MAIL
@@ -705,37 +714,6 @@ class SmtpServer:
         raise AssertionError(f"aiosmtpd did not answer 220 on {self.port} within {timeout} s "
                              f"({last!r}):\n" + self.log_tail())
 
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM and wait."""
-        stop_process(self.proc, signal.SIGTERM)
-
-    def kill(self):
-        stop_process(self.proc, signal.SIGKILL)
-
-    def restart(self, delay=0.0):
-        """Kill and start again at the same port; the Maildir stays."""
-        self.kill()
-        if delay:
-            time.sleep(delay)
-        return self.start()
-
-    def cleanup(self):
-        self.kill()
-        remove_tmpdir(self.dir)
-
-    def __enter__(self):
-        if not self.running():
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
-    def log_tail(self, lines=40):
-        return log_tail(self.log, lines)
 
     # -- behaviour ------------------------------------------------------------
 
