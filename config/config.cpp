@@ -1339,7 +1339,7 @@ class reader {
     }
   }
 
-  void read_headers(const scope& s, std::vector<std::pair<std::string, std::string>>& out) {
+  void read_headers(const scope& s, std::vector<std::pair<std::string, secret>>& out) {
     const auto* n = s.table.get("headers");
     if (!n) return;
     std::string name = s.key("headers");
@@ -1353,14 +1353,12 @@ class reader {
       if (!valid_header_name(header))
         error(k.source(), "invalid header name " + backticked(header) + " in `" + name +
                               "`: use letters, digits and !#$%&'*+-.^_`|~");
-      // Header values may hold credentials: never quoted.
-      if (const auto* str = v.as_string()) {
-        if (has_any_of(str->get(), line_breaks_or_nul))
+      // Header values may hold credentials: secrets (plain, env:, file:), never quoted.
+      if (auto value = secret_at({*t, name}, header)) {
+        if (has_any_of(value->reveal(), line_breaks_or_nul))
           error(v, "`" + name + "." + header + "` must not contain line breaks or NUL");
         else
-          out.emplace_back(header, str->get());
-      } else {
-        wrong_type(v, "a string", name + "." + header);
+          out.emplace_back(header, std::move(*value));
       }
     }
   }

@@ -79,7 +79,8 @@ struct reporter_spec {
   secret url;
   secret token;          // bearer/API token, app password, bot token, HTTP or SMTP password
   std::string username;  // basic-auth user (bitbucket, gerrit, zulip bot email, smtp, http)
-  std::vector<std::pair<std::string, std::string>> headers;  // http: extra request headers
+  // http: extra request headers; values are secrets (an API key is often one).
+  std::vector<std::pair<std::string, secret>> headers;
 
   // Commit statuses.
   std::string repository;  // github "owner/repo"; gitlab project id or "group/project";

@@ -568,8 +568,8 @@ endpoint resolve(const core::reporter_spec& spec, const request& req) {
   // Extra headers come from the spec at attempt time, so a header holding a key
   // never sits in the outbox.
   for (const auto& [name, value] : spec.headers)
-    if (!name.empty() && header_safe(name) && header_safe(value) && name.find(':') == std::string::npos)
-      e.headers.emplace_back(name, value);
+    if (!name.empty() && header_safe(name) && header_safe(value.reveal()) && name.find(':') == std::string::npos)
+      e.headers.emplace_back(name, value.reveal());
 
   auto basic = [&] {
     e.username = spec.username;

@@ -219,8 +219,11 @@ TEST(ConfigReporter, EveryTypeParses) {
   EXPECT_EQ(hook->url.reveal(), "http://127.0.0.1:8080/hook?x=1");
   EXPECT_EQ(hook->username, "herald");
   EXPECT_EQ(hook->token.reveal(), "hook-password");
-  EXPECT_EQ(hook->headers, (std::vector<std::pair<std::string, std::string>>{{"Accept", "application/json"},
-                                                                             {"X-Source", "herald"}}));
+  ASSERT_EQ(hook->headers.size(), 2u);
+  EXPECT_EQ(hook->headers[0].first, "Accept");
+  EXPECT_EQ(hook->headers[0].second.reveal(), "application/json");
+  EXPECT_EQ(hook->headers[1].first, "X-Source");
+  EXPECT_EQ(hook->headers[1].second.reveal(), "herald");
   EXPECT_EQ(hook->payload_template, R"({"builder": "{{builder}}"})");
 
   const auto* github = c.find_reporter("github");
@@ -642,6 +645,14 @@ TEST(ConfigReporter, HttpHeadersAndUsername) {
             "/srv/h.toml:5:12: `reporter.username` must not contain `:` (HTTP basic authentication)");
   // A bearer token alone is fine.
   EXPECT_EQ(parse(head + "token = \"t\"\n", file).reporters.at(0).token.reveal(), "t");
+  // Header values are secrets: an API key can come from the environment.
+  scoped_env key("HERALD_TEST_API_KEY", "k3y");
+  auto c = parse(head + "headers = { X-Api-Key = \"env:HERALD_TEST_API_KEY\", X-Team = \"ci\" }\n", file);
+  ASSERT_EQ(c.reporters.at(0).headers.size(), 2u);
+  EXPECT_EQ(c.reporters.at(0).headers[0].second.reveal(), "k3y");
+  EXPECT_EQ(c.reporters.at(0).headers[1].second.reveal(), "ci");
+  EXPECT_EQ(error(head + "headers = { X-Api-Key = \"env:HERALD_TEST_NO_SUCH_VAR\" }\n"),
+            "/srv/h.toml:5:25: `reporter.headers.X-Api-Key`: environment variable `HERALD_TEST_NO_SUCH_VAR` is not set");
 }
 
 TEST(ConfigReporter, GerritLabelAndVotes) {

@@ -457,7 +457,8 @@ TEST(Providers, GerritMessageKeepsUnderTheCommentLimit) {
 
 TEST(Providers, HttpPushPostsThePayload) {
   auto s = spec_of(reporter_type::http, "https://hooks.example.org/herald?key=" + token);
-  s.headers = {{"X-Team", "infra"}, {"X-Api-Key", token}, {"X-Bad", "a\r\nInjected: 1"}};
+  s.headers = {{"X-Team", core::secret("infra")}, {"X-Api-Key", core::secret(token)},
+               {"X-Bad", core::secret("a\r\nInjected: 1")}};
   s.token = core::secret();
   auto p = only(s, sample());
   EXPECT_EQ(p.req.method, "POST");
@@ -688,7 +689,7 @@ core::reporter_spec full_spec(reporter_type type) {
   s.repository = "octo/hello-world";
   s.room = "!room:example.org";
   s.username = "bot";
-  s.headers = {{"X-Api-Key", token}};
+  s.headers = {{"X-Api-Key", core::secret(token)}};
   return s;
 }
 
