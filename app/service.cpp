@@ -24,7 +24,6 @@
 namespace herald::app {
 namespace asio = boost::asio;
 
-
 int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.herald.data_dir, ec);
@@ -48,12 +47,13 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
 
   // Push reporters: the same feed, through the durable outbox.
   loop_scheduler sched(io);
-  notifiers::transfer transfers;
+  // Ended first after the loop stops: no transfer callback outlives the reporters.
+  auto transfers = std::make_unique<notifiers::transfer>();
   notifiers::outbox outbox(sched, *store, log);
   std::map<std::string, std::vector<std::string>> builder_tags;
   for (const auto& b : cfg.builders) builder_tags[b.name] = b.tags;
   notifiers::reporters reporters(cfg.reporters, std::move(builder_tags), {cfg.herald.title, cfg.herald.url}, outbox,
-                                 transfers, sched, log);
+                                 *transfers, sched, log);
   auto reporters_sub = feed.subscribe([&](const core::event& e) { reporters.on_event(e); });
   outbox.restore(store->deliveries(false));
 
@@ -139,6 +139,7 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   };
   signals.async_wait(on_signal);
   io.run();
+  transfers.reset();
   store->flush();
   log->info("herald stopped");
   return 0;
