@@ -319,15 +319,16 @@ mu::data context_of(const report& r) {
 
 // ---- defaults
 
-// "linux #7 failure: new failure on main", "linux #7 started on main".
-std::string headline(const report& r) {
+// "linux #7 failure: new failure on main" (or "... failure (new failure) on
+// main" with `parenthesized`), "linux #7 started on main".
+std::string headline(const report& r, bool parenthesized = false) {
   std::string line = fmt::format("{} #{} ", r.builder, r.number);
   if (!finished(r)) {
     line += "started";
   } else {
     line += core::result_word(outcome_of(r));
     if (!r.status_detected.empty() && r.status_detected != core::result_word(outcome_of(r)))
-      line += ": " + r.status_detected;
+      line += parenthesized ? " (" + r.status_detected + ")" : ": " + r.status_detected;
   }
   if (!r.request.branch.empty()) line += " on " + r.request.branch;
   return line;
@@ -340,15 +341,7 @@ std::string default_subject(const report& r) {
 // Like the IRC bot: "linux #7 failure (new failure) on main abc1234 — <url>",
 // then why it ended and the failed step, one line each.
 std::string default_chat(const report& r) {
-  std::string line = fmt::format("{} #{} ", r.builder, r.number);
-  if (!finished(r)) {
-    line += "started";
-  } else {
-    line += core::result_word(outcome_of(r));
-    if (!r.status_detected.empty() && r.status_detected != core::result_word(outcome_of(r)))
-      line += " (" + r.status_detected + ")";
-  }
-  if (!r.request.branch.empty()) line += " on " + r.request.branch;
+  std::string line = headline(r, true);
   if (!r.request.revision.empty()) line += " " + short_revision(r);
   if (!r.build_url.empty()) line += " \xE2\x80\x94 " + r.build_url;  // em dash
   if (finished(r) && !r.text.empty()) line += "\n" + r.text;

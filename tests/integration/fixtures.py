@@ -89,6 +89,26 @@ def stop_process(p, sig=signal.SIGKILL, timeout=10):
         return False
 
 
+def make_self_signed(folder, name="cert", cn="localhost",
+                     san="DNS:localhost,IP:127.0.0.1"):
+    """A self-signed P-256 certificate, by default for localhost and 127.0.0.1 (IP SAN);
+    it is its own CA: use it as the CA file. Readable by all (ngircd drops to
+    `nobody` when started as root). Returns (cert, key)."""
+    cert = os.path.join(folder, name + ".pem")
+    key = os.path.join(folder, name + "-key.pem")
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san,
+         "-keyout", key, "-out", cert],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError("openssl could not make a certificate:\n"
+                             + r.stdout.decode("utf-8", "replace"))
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o644)
+    return cert, key
+
+
 def make_tmpdir(prefix):
     d = tempfile.mkdtemp(prefix=prefix)
     # ngircd drops to `nobody` when started as root; let it read its files.

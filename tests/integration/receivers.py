@@ -36,7 +36,7 @@ import threading
 import time
 import urllib.parse
 
-from fixtures import free_port, log_tail, make_tmpdir, remove_tmpdir, stop_process
+from fixtures import free_port, log_tail, make_self_signed, make_tmpdir, remove_tmpdir, stop_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SMTP_PYTHON = os.environ.get("HERALD_SMTP_PYTHON", "/usr/bin/python3")
@@ -84,23 +84,6 @@ def _wait(fetch, done, timeout, what):
         time.sleep(0.02)
 
 
-def make_self_signed(folder, name="cert", cn="localhost",
-                     san="DNS:localhost,IP:127.0.0.1"):
-    """A self-signed P-256 certificate (its own CA: use it as the CA file).
-    Returns (cert, key)."""
-    cert = os.path.join(folder, name + ".pem")
-    key = os.path.join(folder, name + "-key.pem")
-    r = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san,
-         "-keyout", key, "-out", cert],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-    if r.returncode != 0:
-        raise AssertionError("openssl could not make a certificate:\n"
-                             + r.stdout.decode("utf-8", "replace"))
-    os.chmod(cert, 0o644)
-    os.chmod(key, 0o644)
-    return cert, key
 
 
 # ==========================================================================

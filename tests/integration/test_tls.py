@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from fixtures import (Herald, HeraldTestCase, IrcClient, Ngircd, free_port,
+from fixtures import (Herald, HeraldTestCase, IrcClient, Ngircd, free_port, make_self_signed,
                       herald_bin, make_tmpdir, remove_tmpdir, start_herald_and_wait,
                       toml_str, wait_port)
 
@@ -28,24 +28,6 @@ def log_text(path):
 # TLS
 # --------------------------------------------------------------------------
 
-def make_self_signed(folder, name="cert", cn="localhost",
-                     san="DNS:localhost,IP:127.0.0.1"):
-    """A self-signed certificate, by default for localhost and 127.0.0.1 (IP SAN)."""
-    cert = os.path.join(folder, name + ".pem")
-    key = os.path.join(folder, name + "-key.pem")
-    r = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san,
-         "-keyout", key, "-out", cert],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        timeout=30)
-    if r.returncode != 0:
-        raise AssertionError("openssl could not make a certificate:\n"
-                             + r.stdout.decode("utf-8", "replace"))
-    # ngircd drops to `nobody` when started as root
-    os.chmod(cert, 0o644)
-    os.chmod(key, 0o644)
-    return cert, key
 
 
 class TlsHandshakeCounter:
