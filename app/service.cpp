@@ -48,7 +48,7 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   // Push reporters: the same feed, through the durable outbox.
   loop_scheduler sched(io);
   // Ended first after the loop stops: no transfer callback outlives the reporters.
-  auto transfers = std::make_unique<notifiers::transfer>();
+  auto transfers = std::make_unique<notifiers::transfer>(io);
   notifiers::outbox outbox(sched, *store, log);
   std::map<std::string, std::vector<std::string>> builder_tags;
   for (const auto& b : cfg.builders) builder_tags[b.name] = b.tags;

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   auto store = storage::open_sqlite(dir / "herald.db", log);
   asio::io_context io(1);
   app::loop_scheduler sched(io);
-  notifiers::transfer transfers(64);
+  notifiers::transfer transfers(io, 64);
   notifiers::outbox box(sched, *store, log);
   core::feed feed(0, [](const char*) {});
   auto store_sub = feed.subscribe([&](const core::event& e) { store->record(e); });

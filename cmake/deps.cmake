@@ -10,6 +10,11 @@ find_package(SQLiteCpp REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CURL REQUIRED)
+# jemalloc as herald's allocator: the loop allocates many short-lived strings
+# of mixed sizes, where glibc's malloc spends much of its time consolidating
+# (BENCHMARKS.md, issue 4).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 if(HERALD_TESTS)
   find_package(GTest REQUIRED)
 endif()

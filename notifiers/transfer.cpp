@@ -7,14 +7,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+
+#include "notifiers/http_client.hpp"
 
 namespace herald::notifiers {
 namespace {
@@ -281,9 +288,8 @@ void call(job& j) {
   }
 }
 
-}  // namespace
-
-struct transfer::impl {
+// libcurl on a thread of its own: SMTP, and HTTP through a proxy.
+struct curl_thread {
   const std::size_t max_parallel;
   CURLM* multi = nullptr;
 
@@ -298,7 +304,7 @@ struct transfer::impl {
 
   std::thread thread;
 
-  explicit impl(std::size_t parallel) : max_parallel(std::max<std::size_t>(parallel, 1)) {
+  explicit curl_thread(std::size_t parallel) : max_parallel(std::max<std::size_t>(parallel, 1)) {
     global_init();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -311,7 +317,7 @@ struct transfer::impl {
     }
   }
 
-  ~impl() {
+  ~curl_thread() {
     stop = true;
     curl_multi_wakeup(multi);
     thread.join();
@@ -322,8 +328,18 @@ struct transfer::impl {
     curl_multi_cleanup(multi);
   }
 
-  impl(const impl&) = delete;
-  impl& operator=(const impl&) = delete;
+  curl_thread(const curl_thread&) = delete;
+  curl_thread& operator=(const curl_thread&) = delete;
+
+  void submit(std::unique_ptr<job> j) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(std::move(j));
+      wake = !std::exchange(wake_pending, true);
+    }
+    if (wake) curl_multi_wakeup(multi);
+  }
 
   // Moves queued jobs into the multi handle while there is room; jobs that
   // cannot start fail at once.
@@ -395,19 +411,100 @@ struct transfer::impl {
   }
 };
 
-transfer::transfer(std::size_t max_parallel) : impl_(std::make_unique<impl>(max_parallel)) {}
+// curl reads these itself; a request they apply to goes through curl.
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v;
+}
+
+}  // namespace
+
+struct transfer::impl {
+  std::unique_ptr<boost::asio::io_context> own_io;  // HTTP's loop when none is given
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
+  std::thread http_thread;
+  std::unique_ptr<http_client> http;
+  curl_thread curl;
+  const bool proxy_http = env_set("http_proxy") || env_set("all_proxy") || env_set("ALL_PROXY");
+  const bool proxy_https =
+      env_set("https_proxy") || env_set("HTTPS_PROXY") || env_set("all_proxy") || env_set("ALL_PROXY");
+
+  boost::asio::io_context* io;  // where HTTP runs
+
+  impl(boost::asio::io_context* loop, std::size_t parallel) : curl(parallel), io(loop) {
+    if (io) {
+      http = std::make_unique<http_client>(*io, parallel);
+      return;
+    }
+    own_io = std::make_unique<boost::asio::io_context>(1);
+    io = own_io.get();
+    keep_running.emplace(own_io->get_executor());
+    http = std::make_unique<http_client>(*own_io, parallel);
+    http_thread = std::thread([this] {
+      pthread_setname_np(pthread_self(), "herald-http");
+      own_io->run();
+    });
+  }
+
+  ~impl() {
+    if (own_io) {
+      own_io->stop();
+      http_thread.join();
+    }
+    http.reset();  // closes its connections; requests in flight are abandoned
+  }
+
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+
+  bool over_beast(const std::string& url) const {
+    if (starts_with_nocase(url, "http://")) return !proxy_http;
+    if (starts_with_nocase(url, "https://")) return !proxy_https;
+    return false;
+  }
+};
+
+transfer::transfer(std::size_t max_parallel) : impl_(std::make_unique<impl>(nullptr, max_parallel)) {}
+
+transfer::transfer(boost::asio::io_context& io, std::size_t max_parallel)
+    : impl_(std::make_unique<impl>(&io, max_parallel)) {}
 
 transfer::~transfer() = default;
 
 void transfer::submit(transfer_request r, std::function<void(transfer_result)> done) {
-  auto j = std::make_unique<job>(std::move(r), std::move(done));
-  bool wake = false;
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->queue.push_back(std::move(j));
-    wake = !std::exchange(impl_->wake_pending, true);
+  auto& i = *impl_;
+  if (!i.over_beast(r.url)) {
+    i.curl.submit(std::make_unique<job>(std::move(r), std::move(done)));
+    return;
   }
-  if (wake) curl_multi_wakeup(impl_->multi);
+  // The same checks as curl's path, before anything reaches the wire.
+  std::string error;
+  if (!is_line_safe(r.url)) {
+    error = "invalid URL";
+  } else if (!is_token(r.method)) {
+    error = "invalid HTTP method";
+  } else {
+    for (const auto& [name, value] : r.headers)
+      if (!is_token(name) || !is_line_safe(value)) error = "invalid HTTP header";
+  }
+  if (!error.empty()) {
+    // Never a callback inside submit.
+    boost::asio::post(*i.io, [done = std::move(done), error = std::move(error)]() mutable {
+      transfer_result res;
+      res.error = std::move(error);
+      try {
+        done(std::move(res));
+      } catch (...) {
+      }
+    });
+    return;
+  }
+  if (i.own_io)
+    boost::asio::post(*i.io, [http = i.http.get(), r = std::move(r), done = std::move(done)]() mutable {
+      http->submit(std::move(r), std::move(done));
+    });
+  else
+    i.http->submit(std::move(r), std::move(done));
 }
 
 }  // namespace herald::notifiers

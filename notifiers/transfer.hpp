@@ -1,5 +1,8 @@
-// Transfers over libcurl (HTTP(S) requests and SMTP submissions) on one worker
-// thread driving a curl multi handle, so the event loop never waits on a peer.
+// Transfers for the reporters, so the event loop never waits on a peer:
+// HTTP(S) requests over Boost.Beast (notifiers/http_client) on an Asio loop,
+// and SMTP submissions, or HTTP through a proxy set in the environment
+// (http_proxy, https_proxy, all_proxy), over libcurl on a worker thread that
+// drives a curl multi handle.
 #pragma once
 
 #include <chrono>
@@ -13,6 +16,10 @@
 #include <vector>
 
 #include "core/reporter.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace herald::notifiers {
 
@@ -42,13 +49,17 @@ struct transfer_result {
 
 class transfer {
  public:
+  // HTTP on a thread of its own.
   explicit transfer(std::size_t max_parallel = 32);
-  ~transfer();  // stops the thread; transfers in flight are abandoned without callbacks
+  // HTTP on `io`, whose thread must be the one that calls submit.
+  explicit transfer(boost::asio::io_context& io, std::size_t max_parallel = 32);
+  ~transfer();  // stops the threads; transfers in flight are abandoned without callbacks
   transfer(const transfer&) = delete;
   transfer& operator=(const transfer&) = delete;
 
-  // Thread-safe. `done` runs on the transfer thread, exactly once (unless destroyed first);
-  // it must not destroy this transfer. Exceptions from it are dropped.
+  // Thread-safe with the first constructor. `done` runs on a transfer thread (HTTP
+  // on the given loop with the second), exactly once (unless destroyed first) and
+  // never inside submit; it must not destroy this transfer. Exceptions from it are dropped.
   void submit(transfer_request r, std::function<void(transfer_result)> done);
 
  private:

@@ -189,8 +189,10 @@ class HttpRecorder(_ServerProcess):
     http.log (the server's stderr).
     """
 
-    def __init__(self, port=None, start=False):
+    def __init__(self, port=None, start=False, tls=None):
+        """tls: None (plain HTTP) or (cert, key) PEM files: HTTPS."""
         self.port = port or free_port()
+        self.tls = tls
         self.dir = make_tmpdir("herald-http-")
         self.records = os.path.join(self.dir, "requests.jsonl")
         self.control = os.path.join(self.dir, "control.json")
@@ -207,8 +209,8 @@ class HttpRecorder(_ServerProcess):
 
     @property
     def url(self):
-        """http://127.0.0.1:PORT (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        """http(s)://127.0.0.1:PORT (no trailing slash)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout=5.0):
         assert not self.running(), "already running"
@@ -218,7 +220,7 @@ class HttpRecorder(_ServerProcess):
         logf.flush()
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "http", "--port", str(self.port),
-             "--dir", self.dir],
+             "--dir", self.dir] + (["--cert", self.tls[0], "--key", self.tls[1]] if self.tls else []),
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             cwd=self.dir, start_new_session=True,
             env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1"))
@@ -367,7 +369,7 @@ class HttpRecorder(_ServerProcess):
 
 # -- the server process -------------------------------------------------------
 
-def _http_server_main(port, folder):
+def _http_server_main(port, folder, tls=None):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     records = os.path.join(folder, "requests.jsonl")
@@ -573,6 +575,23 @@ def _http_server_main(port, folder):
                              f"{type(exc).__name__}: {exc}\n")
 
     server = Server(("127.0.0.1", port), Handler)
+    if tls:
+        # Each connection's handshake runs in its own handler thread, so one
+        # client that never completes it holds up nobody else.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        plain_finish = Handler.setup
+
+        def setup(self):
+            try:
+                self.request.do_handshake()
+            except (OSError, ssl.SSLError) as e:
+                sys.stderr.write(f"{time.strftime('%H:%M:%S')} TLS handshake failed: {e}\n")
+                raise
+            plain_finish(self)
+        Handler.setup = setup
     sys.stderr.write(f"listening on 127.0.0.1:{port} pid {os.getpid()}\n")
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     server.serve_forever(poll_interval=0.1)
@@ -787,10 +806,12 @@ def _main(argv):
     h = sub.add_parser("http", help="run the HTTP recorder")
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--dir", required=True)
+    h.add_argument("--cert")
+    h.add_argument("--key")
     args = ap.parse_args(argv)
     if args.what == "http":
         os.makedirs(args.dir, exist_ok=True)
-        _http_server_main(args.port, args.dir)
+        _http_server_main(args.port, args.dir, (args.cert, args.key) if args.cert else None)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import time
 import unittest
 import urllib.parse
 
-from fixtures import (DEFAULT_BUILDERS, Herald, HeraldTestCase, IrcClient, Ngircd,
-                      start_herald_and_wait, toml_list, toml_str)
+from fixtures import (DEFAULT_BUILDERS, Herald, HeraldTestCase, IrcClient, Ngircd, make_self_signed,
+                      make_tmpdir, remove_tmpdir, start_herald_and_wait, toml_list, toml_str)
 from receivers import HttpRecorder, SmtpServer
 
 # Builds that take a moment, so a status's "started" state is sent before the
@@ -421,6 +421,55 @@ class TestDelivery(ReporterTestCase):
         expected = {f"k{i}/quick/{n}/{kind}" for i in range(5) for n in numbers for kind in ("started", "finished")}
         self.assertEqual(set(ids), expected)
         self.assertEqual(self.pending(), 0)
+
+
+class TestHttps(ReporterTestCase):
+    """HTTPS deliveries: the peer's certificate is checked against the CA file and the host."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certs = make_tmpdir("herald-https-")
+        cls.addClassCleanup(remove_tmpdir, cls.certs)
+        cls.cert, key = make_self_signed(cls.certs)
+        cls.other_ca, _ = make_self_signed(cls.certs, name="other")
+        cls.https = HttpRecorder(start=True, tls=(cls.cert, key))
+        cls.addClassCleanup(cls.https.cleanup)
+
+    def setUp(self):
+        super().setUp()
+        self.https.reset_modes()
+        self.https.clear()
+
+    def test_trusted_certificate_delivers(self):
+        reps = reporter("gh", "github", url=self.https.url + "/gh", token=TOKENS[0], repository="octo/repo",
+                        tls_ca_file=self.cert)
+        self.start(reps, builders=SLOW_BUILDERS)
+        # Two commits: for one (target, commit, context) only the newest state has to arrive.
+        numbers = [self.force(f"--revision={sha} passes", "passes") for sha in (SHA, SHA2)]
+        for n in numbers:
+            self.wait_finished(n, "passes")
+        got = self.https.wait_for(lambda r: r.path.startswith("/gh/"), count=4, timeout=20)
+        self.assertEqual([r.json()["state"] for r in got].count("success"), 2)
+        for r in got:
+            self.assertEqual(r.header("Authorization"), f"Bearer {TOKENS[0]}")
+        self.https.no_request_within(1.0, lambda r: r.path.startswith("/gh/"))
+        self.assertEqual(self.pending(), 0)
+
+    def test_untrusted_certificate_is_never_sent_anything(self):
+        reps = reporter("gh", "github", url=self.https.url + "/gh", token=TOKENS[0], repository="octo/repo",
+                        tls_ca_file=self.other_ca, retry_initial=0.3, retry_max=1.0)
+        self.start(reps)
+        n = self.force(f"--revision={SHA} quick", "quick")
+        self.wait_finished(n, "quick")
+        deadline = time.time() + 15
+        while "certificate verify failed" not in self.outbox() and time.time() < deadline:
+            time.sleep(0.3)
+        listing = self.outbox()
+        self.assertIn("certificate verify failed", listing)
+        self.assertEqual(self.https.requests(), [], "a request went to a peer that is not trusted")
+        self.assert_no_secrets(listing + self.herald_log())
+        self.assertGreaterEqual(self.pending(), 1, "a TLS failure is retried, not dropped")
 
 
 class TestMail(ReporterTestCase):

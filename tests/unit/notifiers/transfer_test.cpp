@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -288,6 +291,73 @@ TEST(Transfer, CallbackMaySubmitAgain) {
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(f.get().body, "again");
   EXPECT_EQ(server.request_count(), 2u);
+}
+
+TEST(Transfer, KeptConnectionClosedByThePeerIsRetriedOnANewOne) {
+  // A valid keep-alive answer, after which the server hangs up: the next request
+  // meets a dead connection, and goes once more on a new one.
+  test_server server([](const http_request&) { return http_reply::garbage("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); });
+  transfer t(1);
+  for (int i = 0; i < 3; ++i) {
+    const auto res = run(t, post(server.url()));
+    EXPECT_EQ(res.error, "") << i;
+    EXPECT_EQ(res.body, "ok") << i;
+    std::this_thread::sleep_for(20ms);  // the server's close arrives before the next request
+  }
+  EXPECT_EQ(server.request_count(), 3u);  // each delivered once
+  EXPECT_EQ(server.accepted(), 3u);
+}
+
+TEST(Transfer, OnTheLoopHttpCallbacksRunOnTheLoopThread) {
+  test_server server([](const http_request&) { return http_reply::with(200, "ok"); });
+  boost::asio::io_context io(1);
+  transfer t(io, 4);
+  int calls = 0;
+  std::thread::id where;
+  std::string body;
+  boost::asio::post(io, [&] {
+    for (int i = 0; i < 3; ++i)
+      t.submit(post(server.url()), [&](transfer_result res) {
+        ++calls;
+        where = std::this_thread::get_id();
+        body = res.body;
+      });
+    EXPECT_EQ(calls, 0);  // never inside submit
+  });
+  for (int i = 0; i < 500 && calls < 3; ++i) {
+    io.restart();
+    io.run_for(10ms);
+  }
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(where, std::this_thread::get_id());
+  EXPECT_EQ(body, "ok");
+  EXPECT_EQ(server.accepted(), 3u);
+  // Kept for the next request: one connection, not three.
+  io.restart();
+  boost::asio::post(io, [&] { t.submit(post(server.url()), [&](transfer_result) { ++calls; }); });
+  for (int i = 0; i < 500 && calls < 4; ++i) {
+    io.restart();
+    io.run_for(10ms);
+  }
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(server.accepted(), 3u);
+}
+
+TEST(Transfer, ProxyFromTheEnvironmentIsUsed) {
+  // curl's own rule: with http_proxy set, an http:// request goes through it, in
+  // absolute form.
+  test_server proxy([](const http_request&) { return http_reply::with(200, "via proxy"); });
+  ::setenv("http_proxy", proxy.url().c_str(), 1);
+  transfer_result res;
+  {
+    transfer t(2);
+    res = run(t, post("http://herald-test.invalid/hook"));
+  }
+  ::unsetenv("http_proxy");
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.body, "via proxy");
+  ASSERT_EQ(proxy.request_count(), 1u);
+  EXPECT_EQ(proxy.requests()[0].target, "http://herald-test.invalid/hook");
 }
 
 TEST(Transfer, OnlyHttpAndSmtpSchemes) {
