@@ -276,13 +276,18 @@ void reporters::send(const core::reporter_spec& spec, const storage::delivery& d
   t.tls_verify = spec.tls_verify;
   t.tls_ca_file = spec.tls_ca_file;
   t.timeout = duration_cast<milliseconds>(spec.timeout);
-  xfer_.submit(std::move(t), [this, &spec, smtp, done = std::move(done)](transfer_result r) mutable {
-    sched_.post([this, &spec, smtp, done = std::move(done), r = std::move(r)] {
-      auto outcome = classify(r, smtp, sched_.now());
-      // A peer may echo a credential back in its error text; that text is logged and stored.
-      outcome.reason = without_secrets(std::move(outcome.reason), spec);
-      done(std::move(outcome));
-    });
+  auto finish = [this, &spec, smtp, done = std::move(done)](const transfer_result& r) {
+    auto outcome = classify(r, smtp, sched_.now());
+    // A peer may echo a credential back in its error text; that text is logged and stored.
+    outcome.reason = without_secrets(std::move(outcome.reason), spec);
+    done(std::move(outcome));
+  };
+  if (xfer_.calls_back_on_loop()) {
+    xfer_.submit(std::move(t), std::move(finish));
+    return;
+  }
+  xfer_.submit(std::move(t), [this, finish = std::move(finish)](transfer_result r) {
+    sched_.post([finish, r = std::move(r)] { finish(r); });
   });
 }
 

@@ -471,9 +471,22 @@ transfer::transfer(boost::asio::io_context& io, std::size_t max_parallel)
 
 transfer::~transfer() = default;
 
+bool transfer::calls_back_on_loop() const { return !impl_->own_io; }
+
 void transfer::submit(transfer_request r, std::function<void(transfer_result)> done) {
   auto& i = *impl_;
   if (!i.over_beast(r.url)) {
+    if (!i.own_io) {
+      // On the loop, like HTTP's.
+      done = [io = i.io, done = std::move(done)](transfer_result res) {
+        boost::asio::post(*io, [done, res = std::move(res)]() mutable {
+          try {
+            done(std::move(res));
+          } catch (...) {
+          }
+        });
+      };
+    }
     i.curl.submit(std::make_unique<job>(std::move(r), std::move(done)));
     return;
   }

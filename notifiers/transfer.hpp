@@ -49,18 +49,24 @@ struct transfer_result {
 
 class transfer {
  public:
-  // HTTP on a thread of its own.
+  // HTTP on a thread of its own; callbacks on the transfer threads.
   explicit transfer(std::size_t max_parallel = 32);
-  // HTTP on `io`, whose thread must be the one that calls submit.
+  // HTTP on `io`, whose thread must be the one that calls submit; every callback
+  // runs there too (curl's are posted to it).
   explicit transfer(boost::asio::io_context& io, std::size_t max_parallel = 32);
-  ~transfer();  // stops the threads; transfers in flight are abandoned without callbacks
+  // Stops the threads; transfers in flight are abandoned without callbacks (with
+  // `io`: a callback already posted to it runs if `io` runs again).
+  ~transfer();
   transfer(const transfer&) = delete;
   transfer& operator=(const transfer&) = delete;
 
-  // Thread-safe with the first constructor. `done` runs on a transfer thread (HTTP
-  // on the given loop with the second), exactly once (unless destroyed first) and
-  // never inside submit; it must not destroy this transfer. Exceptions from it are dropped.
+  // Thread-safe with the first constructor. `done` runs exactly once (unless
+  // destroyed first) and never inside submit; it must not destroy this transfer.
+  // Exceptions from it are dropped.
   void submit(transfer_request r, std::function<void(transfer_result)> done);
+
+  // True with `io`: callbacks run on the loop, with nothing more to post.
+  bool calls_back_on_loop() const;
 
  private:
   struct impl;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
@@ -353,11 +354,29 @@ TEST(Transfer, ProxyFromTheEnvironmentIsUsed) {
     transfer t(2);
     res = run(t, post("http://herald-test.invalid/hook"));
   }
+  // On a loop, curl's callbacks come back on the loop's thread too.
+  std::thread::id where;
+  {
+    boost::asio::io_context io(1);
+    transfer t(io, 2);
+    EXPECT_TRUE(t.calls_back_on_loop());
+    bool called = false;
+    t.submit(post("http://herald-test.invalid/second"), [&](transfer_result r) {
+      called = true;
+      where = std::this_thread::get_id();
+      EXPECT_EQ(r.body, "via proxy");
+    });
+    auto guard = boost::asio::make_work_guard(io);
+    for (int i = 0; i < 500 && !called; ++i) io.run_for(10ms);
+    EXPECT_TRUE(called);
+  }
   ::unsetenv("http_proxy");
+  EXPECT_EQ(where, std::this_thread::get_id());
   EXPECT_EQ(res.error, "");
   EXPECT_EQ(res.body, "via proxy");
-  ASSERT_EQ(proxy.request_count(), 1u);
+  ASSERT_EQ(proxy.request_count(), 2u);
   EXPECT_EQ(proxy.requests()[0].target, "http://herald-test.invalid/hook");
+  EXPECT_EQ(proxy.requests()[1].target, "http://herald-test.invalid/second");
 }
 
 TEST(Transfer, OnlyHttpAndSmtpSchemes) {
