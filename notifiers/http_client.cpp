@@ -437,13 +437,15 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
       m.append(name).append(": ").append(value).append("\r\n");
     };
     m.append(r.method).append(" ").append(ep.target).append(" HTTP/1.1\r\n");
-    header("Host", ep.host_header);
+    if (!given("Host")) header("Host", ep.host_header);
     if (!given("User-Agent")) header("User-Agent", "herald");
     if (!given("Accept")) header("Accept", "*/*");
     const auto& user = r.username.empty() ? ep.user : r.username;
     const auto& password = r.username.empty() ? ep.password : r.password;
     if (!user.empty() && !given("Authorization")) header("Authorization", "Basic " + base64(user + ":" + password));
-    for (const auto& [name, value] : r.headers) header(name, value);
+    for (const auto& [name, value] : r.headers)
+      if (!equal_nocase(name, "Content-Length") && !equal_nocase(name, "Transfer-Encoding"))
+        header(name, value);  // the framing is ours alone; any other given header replaces a default
     const bool bodyless = (r.method == "GET" || r.method == "HEAD") && r.body.empty();
     if (!bodyless) {
       if (!given("Content-Type")) header("Content-Type", "application/x-www-form-urlencoded");

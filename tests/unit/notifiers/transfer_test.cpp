@@ -379,6 +379,31 @@ TEST(Transfer, ProxyFromTheEnvironmentIsUsed) {
   EXPECT_EQ(proxy.requests()[1].target, "http://herald-test.invalid/second");
 }
 
+TEST(Transfer, GivenHeadersReplaceDefaultsButNeverTheFraming) {
+  test_server server([](const http_request&) { return http_reply::with(200); });
+  auto r = post(server.url(), "12345");
+  r.headers = {{"Host", "ci.example.org"}, {"User-Agent", "custom"}, {"Content-Length", "1"},
+               {"Transfer-Encoding", "chunked"}, {"Content-Type", "application/json"}};
+  EXPECT_EQ(run(r).error, "");
+  ASSERT_EQ(server.request_count(), 1u);
+  const auto q = server.requests()[0];
+  const auto count = [&](std::string_view name) {
+    return std::count_if(q.headers.begin(), q.headers.end(), [&](const auto& h) {
+      return std::equal(h.first.begin(), h.first.end(), name.begin(), name.end(),
+                        [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    });
+  };
+  EXPECT_EQ(count("Host"), 1);
+  EXPECT_EQ(q.header("Host"), "ci.example.org");
+  EXPECT_EQ(count("User-Agent"), 1);
+  EXPECT_EQ(q.header("User-Agent"), "custom");
+  EXPECT_EQ(count("Content-Length"), 1);
+  EXPECT_EQ(q.header("Content-Length"), "5");
+  EXPECT_EQ(count("Transfer-Encoding"), 0);
+  EXPECT_EQ(count("Content-Type"), 1);
+  EXPECT_EQ(q.body, "12345");
+}
+
 TEST(Transfer, OnlyHttpAndSmtpSchemes) {
   for (const char* url : {"file:///etc/passwd", "ftp://127.0.0.1/", "gopher://127.0.0.1/", "dict://127.0.0.1/"}) {
     const auto res = run(post(url));
