@@ -419,48 +419,179 @@ std::string default_mail_body(const report& r) {
   return b;
 }
 
-json default_payload(const report& r, const std::string& subject) {
-  bool fin = finished(r);
-  json j;
-  j["event"] = fin ? "build_finished" : "build_started";
-  j["seq"] = r.seq;
-  j["title"] = r.title;
-  j["subject"] = subject;
-  j["builder"] = r.builder;
-  j["tags"] = r.tags;
-  j["number"] = r.number;
-  j["result"] = fin ? json(core::result_word(outcome_of(r))) : json(nullptr);
-  j["result_text"] = fin ? json(core::result_text(outcome_of(r))) : json(nullptr);
-  j["text"] = r.text;
-  j["status_detected"] = r.status_detected;
-  j["previous_result"] = r.previous ? json(core::result_word(*r.previous)) : json(nullptr);
-  j["branch"] = r.request.branch;
-  j["revision"] = r.request.revision;
-  j["codebase"] = r.request.codebase;
-  j["reason"] = r.request.reason;
-  j["owner"] = r.request.owner;
-  j["blame"] = r.blame;
-  j["properties"] = json::object();
-  for (const auto& [k, v] : r.request.props) j["properties"][k] = v;
-  j["steps"] = json::array();
-  for (const auto& s : r.steps) {
-    json st;
-    st["index"] = s.index;
-    st["name"] = s.name;
-    st["result"] = s.outcome ? json(core::result_word(*s.outcome)) : json(nullptr);
-    st["text"] = s.text;
-    st["duration_seconds"] = s.duration ? json(whole_seconds(*s.duration)) : json(nullptr);
-    j["steps"].push_back(st);
+// The default payload, written directly in the form nlohmann's dump() gives
+// (keys in std::map order, no spaces, the same escapes) without building a
+// document of map nodes first.
+class json_writer {
+ public:
+  explicit json_writer(std::string& out) : out_(out) {}
+
+  void key(std::string_view k) {
+    str(k);
+    out_ += ':';
+    first_ = true;  // the value follows without a comma
   }
-  j["failed_step"] = r.failed_step;
-  j["log_excerpt"] = r.log_excerpt;
-  j["build_url"] = r.build_url;
-  j["builder_url"] = r.builder_url;
-  j["started"] = r.started_at ? json(iso8601(*r.started_at)) : json(nullptr);
-  j["finished"] = r.finished_at ? json(iso8601(*r.finished_at)) : json(nullptr);
-  auto dur = build_duration(r);
-  j["duration_seconds"] = dur ? json(whole_seconds(*dur)) : json(nullptr);
-  return j;
+  void str(std::string_view s) {
+    comma();
+    bool plain = true;
+    for (char ch : s) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c >= 0x80) {  // UTF-8 (or not): nlohmann checks and replaces what is invalid
+        out_ += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+        return;
+      }
+      if (c < 0x20 || c == '"' || c == '\\') plain = false;
+    }
+    out_ += '"';
+    if (plain) {
+      out_ += s;
+    } else {
+      for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+          case '"': out_ += "\\\""; break;
+          case '\\': out_ += "\\\\"; break;
+          case '\b': out_ += "\\b"; break;
+          case '\f': out_ += "\\f"; break;
+          case '\n': out_ += "\\n"; break;
+          case '\r': out_ += "\\r"; break;
+          case '\t': out_ += "\\t"; break;
+          default:
+            if (c < 0x20) {
+              static constexpr char hex[] = "0123456789abcdef";
+              out_ += "\\u00";
+              out_ += hex[c >> 4];
+              out_ += hex[c & 0xF];
+            } else {
+              out_ += ch;
+            }
+        }
+      }
+    }
+    out_ += '"';
+  }
+  void null() {
+    comma();
+    out_ += "null";
+  }
+  template <typename Int>
+  void integer(Int n) {
+    comma();
+    const fmt::format_int text(n);
+    out_.append(text.data(), text.size());
+  }
+  void str_or_null(bool present, std::string_view s) { present ? str(s) : null(); }
+  void open(char c) {
+    comma();
+    out_ += c;
+    first_ = true;
+  }
+  void close(char c) {
+    out_ += c;
+    first_ = false;
+  }
+  void strings(const std::vector<std::string>& v) {
+    open('[');
+    for (const auto& s : v) str(s);
+    close(']');
+  }
+
+ private:
+  void comma() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  std::string& out_;
+  bool first_ = true;
+};
+
+std::string default_payload(const report& r, const std::string& subject) {
+  const bool fin = finished(r);
+  std::string out;
+  out.reserve(768 + r.log_excerpt.size() + 128 * r.steps.size());
+  json_writer w(out);
+  // In the order of std::map<std::string, ...>, as nlohmann dumps an object.
+  w.open('{');
+  w.key("blame");
+  w.strings(r.blame);
+  w.key("branch");
+  w.str(r.request.branch);
+  w.key("build_url");
+  w.str(r.build_url);
+  w.key("builder");
+  w.str(r.builder);
+  w.key("builder_url");
+  w.str(r.builder_url);
+  w.key("codebase");
+  w.str(r.request.codebase);
+  w.key("duration_seconds");
+  if (auto dur = build_duration(r)) w.integer(whole_seconds(*dur));
+  else w.null();
+  w.key("event");
+  w.str(fin ? "build_finished" : "build_started");
+  w.key("failed_step");
+  w.str(r.failed_step);
+  w.key("finished");
+  if (r.finished_at) w.str(iso8601(*r.finished_at));
+  else w.null();
+  w.key("log_excerpt");
+  w.str(r.log_excerpt);
+  w.key("number");
+  w.integer(r.number);
+  w.key("owner");
+  w.str(r.request.owner);
+  w.key("previous_result");
+  w.str_or_null(r.previous.has_value(), r.previous ? core::result_word(*r.previous) : std::string_view());
+  w.key("properties");
+  w.open('{');
+  for (const auto& [k, v] : r.request.props) {  // a std::map: already in order
+    w.key(k);
+    w.str(v);
+  }
+  w.close('}');
+  w.key("reason");
+  w.str(r.request.reason);
+  w.key("result");
+  w.str_or_null(fin, fin ? core::result_word(outcome_of(r)) : std::string_view());
+  w.key("result_text");
+  w.str_or_null(fin, fin ? core::result_text(outcome_of(r)) : std::string_view());
+  w.key("revision");
+  w.str(r.request.revision);
+  w.key("seq");
+  w.integer(r.seq);
+  w.key("started");
+  if (r.started_at) w.str(iso8601(*r.started_at));
+  else w.null();
+  w.key("status_detected");
+  w.str(r.status_detected);
+  w.key("steps");
+  w.open('[');
+  for (const auto& s : r.steps) {
+    w.open('{');
+    w.key("duration_seconds");
+    if (s.duration) w.integer(whole_seconds(*s.duration));
+    else w.null();
+    w.key("index");
+    w.integer(s.index);
+    w.key("name");
+    w.str(s.name);
+    w.key("result");
+    w.str_or_null(s.outcome.has_value(), s.outcome ? core::result_word(*s.outcome) : std::string_view());
+    w.key("text");
+    w.str(s.text);
+    w.close('}');
+  }
+  w.close(']');
+  w.key("subject");
+  w.str(subject);
+  w.key("tags");
+  w.strings(r.tags);
+  w.key("text");
+  w.str(r.text);
+  w.key("title");
+  w.str(r.title);
+  w.close('}');
+  return out;
 }
 
 // ---- rendering
@@ -580,7 +711,7 @@ std::string formatter::payload(const report& r) const {
       }
     }
   }
-  return default_payload(r, one_line(default_subject(r))).dump(-1, ' ', false, json::error_handler_t::replace);
+  return default_payload(r, one_line(default_subject(r)));
 }
 
 std::string formatter::render(std::string_view tmpl, const report& r, std::string_view fallback) const {
