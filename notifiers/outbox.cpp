@@ -278,9 +278,16 @@ void outbox::pump(core::time_point now) {
       start(r, *e);
     }
   }
-  if (wake) sched_.wake_at(*wake, [this, alive = alive_] {
-      if (*alive) pump();
+  // The scheduler keeps one wake-up: asking again for the same time would only
+  // re-arm its timer. A wake-up that comes early finds nothing due and asks again.
+  if (wake && wake != wake_) {
+    wake_ = wake;
+    sched_.wake_at(*wake, [this, alive = alive_] {
+      if (!*alive) return;
+      wake_.reset();
+      pump();
     });
+  }
   if (draining_ && drained_ && settled(now)) std::exchange(drained_, nullptr)();
 }
 

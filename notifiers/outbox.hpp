@@ -137,6 +137,7 @@ class outbox {
   std::map<std::string, std::string> latest_;     // key -> id of the newest entry for it
   std::set<std::string> superseded_in_flight_;    // keys whose older state is still being sent
   std::uint64_t next_ticket_ = 0;
+  std::optional<core::time_point> wake_;  // the wake-up asked of the scheduler, until it runs
   bool draining_ = false;
   std::function<void()> drained_;
   counters stats_;
