@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <exception>
@@ -97,8 +98,18 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Printable ASCII only (no controls, DEL, ESC or 8-bit bytes): the text the
+// hygiene passes below leave as it is, but for the ends they trim.
+bool plain_ascii(std::string_view s, bool newlines_and_tabs) {
+  return std::ranges::all_of(s, [newlines_and_tabs](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return (c >= 0x20 && c < 0x7F) || (newlines_and_tabs && (c == '\n' || c == '\t'));
+  });
+}
+
 // One line: every C0 control and DEL becomes a space (CRLF one space), ends trimmed.
 std::string one_line(std::string_view in) {
+  if (plain_ascii(in, false)) return std::string(trim(in));
   std::string s = strip_ansi(valid_utf8(in));
   std::string out;
   out.reserve(s.size());
@@ -113,6 +124,10 @@ std::string one_line(std::string_view in) {
 // Text with LF line ends: CRLF and CR become LF, NUL and DEL go, other controls
 // (but TAB) become spaces; trailing blank space is dropped.
 std::string multi_line(std::string_view in) {
+  if (plain_ascii(in, true)) {
+    while (!in.empty() && (in.back() == ' ' || in.back() == '\t' || in.back() == '\n')) in.remove_suffix(1);
+    return std::string(in);
+  }
   std::string s = strip_ansi(valid_utf8(in));
   std::string out;
   out.reserve(s.size());

@@ -364,6 +364,14 @@ TEST(FormatterHygiene, SubjectAndRenderAreOneLine) {
   EXPECT_EQ(f.render("[{{reason}}]", r, "x"), "[a b c d ered f]");
 }
 
+TEST(FormatterHygiene, PlainTextKeepsItsInsideAndLosesItsBlankEnds) {
+  auto r = sample();
+  formatter f(spec_of(reporter_type::mail), nullptr);
+  EXPECT_EQ(f.render("  {{builder}}  two  spaces ", r, "x"), "linux  two  spaces");
+  EXPECT_EQ(f.render("   ", r, "x"), "");
+  EXPECT_EQ(with_body(reporter_type::mail, "  {{builder}}\n\n\tindented\n \t\n", r), "  linux\n\n\tindented");
+}
+
 TEST(FormatterHygiene, BodyHasLineFeedsButNoCarriageReturnsOrNuls) {
   auto r = sample();
   r.request.reason = "one\r\ntwo\rthree\0four\x1b[1mbold\x1b[0m"s;
