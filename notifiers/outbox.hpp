@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -133,7 +134,7 @@ class outbox {
   storage::store& store_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, reporter> reporters_;
-  std::map<std::string, entry> entries_;
+  std::unordered_map<std::string, entry> entries_;  // references stay put across rehashes
   std::map<std::string, std::string> latest_;     // key -> id of the newest entry for it
   std::set<std::string> superseded_in_flight_;    // keys whose older state is still being sent
   std::uint64_t next_ticket_ = 0;
