@@ -273,35 +273,59 @@ result outcome_of(const report& r) { return r.outcome.value_or(result::exception
 
 std::string short_revision(const report& r) { return r.request.revision.substr(0, 7); }
 
-// The template context; every name is documented in docs/reporters.md.
+// The context's text values (every name is documented in docs/reporters.md);
+// nullopt for a name that is not one of them.
+constexpr std::string_view scalar_names[] = {
+    "title",       "builder",  "number",         "result",   "result_text", "text",        "status_detected",
+    "previous_result", "branch", "revision",     "short_revision", "codebase", "reason",     "owner",
+    "blame_text",  "tags_text", "failed_step",   "log_excerpt", "build_url", "builder_url", "started",
+    "finished",    "duration"};
+
+std::optional<std::string> scalar_of(const report& r, std::string_view name) {
+  const bool fin = finished(r);
+  if (name == "title") return r.title;
+  if (name == "builder") return r.builder;
+  if (name == "number") return std::to_string(r.number);
+  if (name == "result") return fin ? std::string(core::result_word(outcome_of(r))) : std::string("started");
+  if (name == "result_text") return fin ? std::string(core::result_text(outcome_of(r))) : std::string("started");
+  if (name == "text") return r.text;
+  if (name == "status_detected") return r.status_detected;
+  if (name == "previous_result") return r.previous ? std::string(core::result_word(*r.previous)) : std::string();
+  if (name == "branch") return r.request.branch;
+  if (name == "revision") return r.request.revision;
+  if (name == "short_revision") return short_revision(r);
+  if (name == "codebase") return r.request.codebase;
+  if (name == "reason") return r.request.reason;
+  if (name == "owner") return r.request.owner;
+  if (name == "blame_text") return join(r.blame, ", ");
+  if (name == "tags_text") return join(r.tags, ", ");
+  if (name == "failed_step") return r.failed_step;
+  if (name == "log_excerpt") return r.log_excerpt;
+  if (name == "build_url") return r.build_url;
+  if (name == "builder_url") return r.builder_url;
+  if (name == "started") return r.started_at ? iso8601(*r.started_at) : std::string();
+  if (name == "finished") return r.finished_at ? iso8601(*r.finished_at) : std::string();
+  if (name == "duration") {
+    auto dur = build_duration(r);
+    return dur ? human_duration(*dur) : std::string();
+  }
+  return std::nullopt;
+}
+
+// The template context.
 mu::data context_of(const report& r) {
   mu::data d;
   bool fin = finished(r);
-  d.set("title", r.title);
-  d.set("builder", r.builder);
-  d.set("number", std::to_string(r.number));
+  for (auto name : scalar_names) d.set(std::string(name), *scalar_of(r, name));
   d.set("is_started", mu::data{!fin});
   d.set("is_finished", mu::data{fin});
-  d.set("result", fin ? std::string(core::result_word(outcome_of(r))) : std::string("started"));
-  d.set("result_text", fin ? std::string(core::result_text(outcome_of(r))) : std::string("started"));
   for (result x : core::all_results) d.set(std::string(core::result_word(x)), mu::data{fin && outcome_of(r) == x});
-  d.set("text", r.text);
-  d.set("status_detected", r.status_detected);
-  d.set("previous_result", r.previous ? std::string(core::result_word(*r.previous)) : std::string());
-  d.set("branch", r.request.branch);
-  d.set("revision", r.request.revision);
-  d.set("short_revision", short_revision(r));
-  d.set("codebase", r.request.codebase);
-  d.set("reason", r.request.reason);
-  d.set("owner", r.request.owner);
   mu::data blame{mu::data::type::list};
   for (const auto& b : r.blame) blame.push_back(mu::data{b});
   d.set("blame", blame);
-  d.set("blame_text", join(r.blame, ", "));
   mu::data tags{mu::data::type::list};
   for (const auto& t : r.tags) tags.push_back(mu::data{t});
   d.set("tags", tags);
-  d.set("tags_text", join(r.tags, ", "));
   mu::data props{mu::data::type::list};
   for (const auto& [name, value] : r.request.props) {
     mu::data p;
@@ -321,15 +345,32 @@ mu::data context_of(const report& r) {
     steps.push_back(st);
   }
   d.set("steps", steps);
-  d.set("failed_step", r.failed_step);
-  d.set("log_excerpt", r.log_excerpt);
-  d.set("build_url", r.build_url);
-  d.set("builder_url", r.builder_url);
-  d.set("started", r.started_at ? iso8601(*r.started_at) : std::string());
-  d.set("finished", r.finished_at ? iso8601(*r.finished_at) : std::string());
-  auto dur = build_duration(r);
-  d.set("duration", dur ? human_duration(*dur) : std::string());
   return d;
+}
+
+// A template of text and {{name}} / {{{name}}} tags for text values only (a
+// status context such as "herald/{{builder}}"), rendered without escapes and
+// without building the whole context or parsing it as mustache each time; any
+// other template (sections, comments, spaces in tags, unknown names): nullopt.
+std::optional<std::string> render_plain(std::string_view tmpl, const report& r) {
+  std::string out;
+  for (;;) {
+    auto open = tmpl.find("{{");
+    out += tmpl.substr(0, open);
+    if (open == std::string_view::npos) return out;
+    tmpl.remove_prefix(open + 2);
+    const bool triple = !tmpl.empty() && tmpl.front() == '{';
+    if (triple) tmpl.remove_prefix(1);
+    const std::string_view close = triple ? "}}}" : "}}";
+    auto end = tmpl.find(close);
+    if (end == std::string_view::npos || end == 0) return std::nullopt;
+    auto name = tmpl.substr(0, end);
+    if (!std::ranges::all_of(name, [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; })) return std::nullopt;
+    auto value = scalar_of(r, name);
+    if (!value) return std::nullopt;
+    out += *value;
+    tmpl.remove_prefix(end + close.size());
+  }
 }
 
 // ---- defaults
@@ -731,6 +772,7 @@ std::string formatter::payload(const report& r) const {
 
 std::string formatter::render(std::string_view tmpl, const report& r, std::string_view fallback) const {
   if (tmpl.empty()) return one_line(fallback);
+  if (auto s = render_plain(tmpl, r)) return one_line(*s);
   if (auto s = impl_->try_render("inline", std::string(tmpl), r, no_escape)) return one_line(*s);
   return one_line(fallback);
 }

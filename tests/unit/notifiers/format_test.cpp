@@ -372,6 +372,26 @@ TEST(FormatterHygiene, PlainTextKeepsItsInsideAndLosesItsBlankEnds) {
   EXPECT_EQ(with_body(reporter_type::mail, "  {{builder}}\n\n\tindented\n \t\n", r), "  linux\n\n\tindented");
 }
 
+// Small templates of plain tags (status contexts, topics) skip the mustache
+// engine; "{{ name }}" (spaces) still goes through it, so the two must agree.
+TEST(FormatterContext, PlainTagsRenderAsTheEngineDoes) {
+  formatter f(spec_of(reporter_type::github), nullptr);
+  for (auto r : {sample(), sample(report_kind::started)}) {
+    r.request.reason = "a & <b> \"c\" {{builder}}";
+    for (std::string name : {"title", "builder", "number", "result", "result_text", "text", "status_detected",
+                             "previous_result", "branch", "revision", "short_revision", "codebase", "reason", "owner",
+                             "blame_text", "tags_text", "failed_step", "log_excerpt", "build_url", "builder_url",
+                             "started", "finished", "duration", "is_finished", "failure", "no_such_name"}) {
+      auto plain = f.render("x/{{" + name + "}}|{{{" + name + "}}}", r, "fallback");
+      auto engine = f.render("x/{{ " + name + " }}|{{{ " + name + " }}}", r, "fallback");
+      EXPECT_EQ(plain, engine) << name;
+    }
+    EXPECT_EQ(f.render("herald/{{builder}}", r, "x"), "herald/linux");
+    EXPECT_EQ(f.render("{{builder", r, "fallback"), "fallback");  // does not parse
+    EXPECT_EQ(f.render("{{{builder}}", r, "fallback"), "fallback");
+  }
+}
+
 TEST(FormatterHygiene, BodyHasLineFeedsButNoCarriageReturnsOrNuls) {
   auto r = sample();
   r.request.reason = "one\r\ntwo\rthree\0four\x1b[1mbold\x1b[0m"s;
