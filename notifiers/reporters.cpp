@@ -154,8 +154,12 @@ std::optional<request> deserialize(const std::string& text) {
   r.method = in.next();
   r.path = in.next();
   r.mail_from = in.next();
-  for (std::size_t i = 0, n = in.count(); in.ok && i < n; ++i) r.mail_to.emplace_back(in.next());
-  for (std::size_t i = 0, n = in.count(); in.ok && i < n; ++i) {
+  const std::size_t recipients = in.count();
+  r.mail_to.reserve(std::min<std::size_t>(recipients, 64));
+  for (std::size_t i = 0; in.ok && i < recipients; ++i) r.mail_to.emplace_back(in.next());
+  const std::size_t headers = in.count();
+  r.headers.reserve(std::min<std::size_t>(headers, 64));
+  for (std::size_t i = 0; in.ok && i < headers; ++i) {
     auto h = in.next();
     auto colon = h.find(": ");
     if (colon == std::string_view::npos) return std::nullopt;
