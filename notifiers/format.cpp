@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <exception>
@@ -97,8 +98,18 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Printable ASCII only (no controls, DEL, ESC or 8-bit bytes): the text the
+// hygiene passes below leave as it is, but for the ends they trim.
+bool plain_ascii(std::string_view s, bool newlines_and_tabs) {
+  return std::ranges::all_of(s, [newlines_and_tabs](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return (c >= 0x20 && c < 0x7F) || (newlines_and_tabs && (c == '\n' || c == '\t'));
+  });
+}
+
 // One line: every C0 control and DEL becomes a space (CRLF one space), ends trimmed.
 std::string one_line(std::string_view in) {
+  if (plain_ascii(in, false)) return std::string(trim(in));
   std::string s = strip_ansi(valid_utf8(in));
   std::string out;
   out.reserve(s.size());
@@ -113,6 +124,10 @@ std::string one_line(std::string_view in) {
 // Text with LF line ends: CRLF and CR become LF, NUL and DEL go, other controls
 // (but TAB) become spaces; trailing blank space is dropped.
 std::string multi_line(std::string_view in) {
+  if (plain_ascii(in, true)) {
+    while (!in.empty() && (in.back() == ' ' || in.back() == '\t' || in.back() == '\n')) in.remove_suffix(1);
+    return std::string(in);
+  }
   std::string s = strip_ansi(valid_utf8(in));
   std::string out;
   out.reserve(s.size());
@@ -258,35 +273,59 @@ result outcome_of(const report& r) { return r.outcome.value_or(result::exception
 
 std::string short_revision(const report& r) { return r.request.revision.substr(0, 7); }
 
-// The template context; every name is documented in docs/reporters.md.
+// The context's text values (every name is documented in docs/reporters.md);
+// nullopt for a name that is not one of them.
+constexpr std::string_view scalar_names[] = {
+    "title",       "builder",  "number",         "result",   "result_text", "text",        "status_detected",
+    "previous_result", "branch", "revision",     "short_revision", "codebase", "reason",     "owner",
+    "blame_text",  "tags_text", "failed_step",   "log_excerpt", "build_url", "builder_url", "started",
+    "finished",    "duration"};
+
+std::optional<std::string> scalar_of(const report& r, std::string_view name) {
+  const bool fin = finished(r);
+  if (name == "title") return r.title;
+  if (name == "builder") return r.builder;
+  if (name == "number") return std::to_string(r.number);
+  if (name == "result") return fin ? std::string(core::result_word(outcome_of(r))) : std::string("started");
+  if (name == "result_text") return fin ? std::string(core::result_text(outcome_of(r))) : std::string("started");
+  if (name == "text") return r.text;
+  if (name == "status_detected") return r.status_detected;
+  if (name == "previous_result") return r.previous ? std::string(core::result_word(*r.previous)) : std::string();
+  if (name == "branch") return r.request.branch;
+  if (name == "revision") return r.request.revision;
+  if (name == "short_revision") return short_revision(r);
+  if (name == "codebase") return r.request.codebase;
+  if (name == "reason") return r.request.reason;
+  if (name == "owner") return r.request.owner;
+  if (name == "blame_text") return join(r.blame, ", ");
+  if (name == "tags_text") return join(r.tags, ", ");
+  if (name == "failed_step") return r.failed_step;
+  if (name == "log_excerpt") return r.log_excerpt;
+  if (name == "build_url") return r.build_url;
+  if (name == "builder_url") return r.builder_url;
+  if (name == "started") return r.started_at ? iso8601(*r.started_at) : std::string();
+  if (name == "finished") return r.finished_at ? iso8601(*r.finished_at) : std::string();
+  if (name == "duration") {
+    auto dur = build_duration(r);
+    return dur ? human_duration(*dur) : std::string();
+  }
+  return std::nullopt;
+}
+
+// The template context.
 mu::data context_of(const report& r) {
   mu::data d;
   bool fin = finished(r);
-  d.set("title", r.title);
-  d.set("builder", r.builder);
-  d.set("number", std::to_string(r.number));
+  for (auto name : scalar_names) d.set(std::string(name), *scalar_of(r, name));
   d.set("is_started", mu::data{!fin});
   d.set("is_finished", mu::data{fin});
-  d.set("result", fin ? std::string(core::result_word(outcome_of(r))) : std::string("started"));
-  d.set("result_text", fin ? std::string(core::result_text(outcome_of(r))) : std::string("started"));
   for (result x : core::all_results) d.set(std::string(core::result_word(x)), mu::data{fin && outcome_of(r) == x});
-  d.set("text", r.text);
-  d.set("status_detected", r.status_detected);
-  d.set("previous_result", r.previous ? std::string(core::result_word(*r.previous)) : std::string());
-  d.set("branch", r.request.branch);
-  d.set("revision", r.request.revision);
-  d.set("short_revision", short_revision(r));
-  d.set("codebase", r.request.codebase);
-  d.set("reason", r.request.reason);
-  d.set("owner", r.request.owner);
   mu::data blame{mu::data::type::list};
   for (const auto& b : r.blame) blame.push_back(mu::data{b});
   d.set("blame", blame);
-  d.set("blame_text", join(r.blame, ", "));
   mu::data tags{mu::data::type::list};
   for (const auto& t : r.tags) tags.push_back(mu::data{t});
   d.set("tags", tags);
-  d.set("tags_text", join(r.tags, ", "));
   mu::data props{mu::data::type::list};
   for (const auto& [name, value] : r.request.props) {
     mu::data p;
@@ -306,15 +345,32 @@ mu::data context_of(const report& r) {
     steps.push_back(st);
   }
   d.set("steps", steps);
-  d.set("failed_step", r.failed_step);
-  d.set("log_excerpt", r.log_excerpt);
-  d.set("build_url", r.build_url);
-  d.set("builder_url", r.builder_url);
-  d.set("started", r.started_at ? iso8601(*r.started_at) : std::string());
-  d.set("finished", r.finished_at ? iso8601(*r.finished_at) : std::string());
-  auto dur = build_duration(r);
-  d.set("duration", dur ? human_duration(*dur) : std::string());
   return d;
+}
+
+// A template of text and {{name}} / {{{name}}} tags for text values only (a
+// status context such as "herald/{{builder}}"), rendered without escapes and
+// without building the whole context or parsing it as mustache each time; any
+// other template (sections, comments, spaces in tags, unknown names): nullopt.
+std::optional<std::string> render_plain(std::string_view tmpl, const report& r) {
+  std::string out;
+  for (;;) {
+    auto open = tmpl.find("{{");
+    out += tmpl.substr(0, open);
+    if (open == std::string_view::npos) return out;
+    tmpl.remove_prefix(open + 2);
+    const bool triple = !tmpl.empty() && tmpl.front() == '{';
+    if (triple) tmpl.remove_prefix(1);
+    const std::string_view close = triple ? "}}}" : "}}";
+    auto end = tmpl.find(close);
+    if (end == std::string_view::npos || end == 0) return std::nullopt;
+    auto name = tmpl.substr(0, end);
+    if (!std::ranges::all_of(name, [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; })) return std::nullopt;
+    auto value = scalar_of(r, name);
+    if (!value) return std::nullopt;
+    out += *value;
+    tmpl.remove_prefix(end + close.size());
+  }
 }
 
 // ---- defaults
@@ -419,48 +475,179 @@ std::string default_mail_body(const report& r) {
   return b;
 }
 
-json default_payload(const report& r, const std::string& subject) {
-  bool fin = finished(r);
-  json j;
-  j["event"] = fin ? "build_finished" : "build_started";
-  j["seq"] = r.seq;
-  j["title"] = r.title;
-  j["subject"] = subject;
-  j["builder"] = r.builder;
-  j["tags"] = r.tags;
-  j["number"] = r.number;
-  j["result"] = fin ? json(core::result_word(outcome_of(r))) : json(nullptr);
-  j["result_text"] = fin ? json(core::result_text(outcome_of(r))) : json(nullptr);
-  j["text"] = r.text;
-  j["status_detected"] = r.status_detected;
-  j["previous_result"] = r.previous ? json(core::result_word(*r.previous)) : json(nullptr);
-  j["branch"] = r.request.branch;
-  j["revision"] = r.request.revision;
-  j["codebase"] = r.request.codebase;
-  j["reason"] = r.request.reason;
-  j["owner"] = r.request.owner;
-  j["blame"] = r.blame;
-  j["properties"] = json::object();
-  for (const auto& [k, v] : r.request.props) j["properties"][k] = v;
-  j["steps"] = json::array();
-  for (const auto& s : r.steps) {
-    json st;
-    st["index"] = s.index;
-    st["name"] = s.name;
-    st["result"] = s.outcome ? json(core::result_word(*s.outcome)) : json(nullptr);
-    st["text"] = s.text;
-    st["duration_seconds"] = s.duration ? json(whole_seconds(*s.duration)) : json(nullptr);
-    j["steps"].push_back(st);
+// The default payload, written directly in the form nlohmann's dump() gives
+// (keys in std::map order, no spaces, the same escapes) without building a
+// document of map nodes first.
+class json_writer {
+ public:
+  explicit json_writer(std::string& out) : out_(out) {}
+
+  void key(std::string_view k) {
+    str(k);
+    out_ += ':';
+    first_ = true;  // the value follows without a comma
   }
-  j["failed_step"] = r.failed_step;
-  j["log_excerpt"] = r.log_excerpt;
-  j["build_url"] = r.build_url;
-  j["builder_url"] = r.builder_url;
-  j["started"] = r.started_at ? json(iso8601(*r.started_at)) : json(nullptr);
-  j["finished"] = r.finished_at ? json(iso8601(*r.finished_at)) : json(nullptr);
-  auto dur = build_duration(r);
-  j["duration_seconds"] = dur ? json(whole_seconds(*dur)) : json(nullptr);
-  return j;
+  void str(std::string_view s) {
+    comma();
+    bool plain = true;
+    for (char ch : s) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c >= 0x80) {  // UTF-8 (or not): nlohmann checks and replaces what is invalid
+        out_ += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+        return;
+      }
+      if (c < 0x20 || c == '"' || c == '\\') plain = false;
+    }
+    out_ += '"';
+    if (plain) {
+      out_ += s;
+    } else {
+      for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+          case '"': out_ += "\\\""; break;
+          case '\\': out_ += "\\\\"; break;
+          case '\b': out_ += "\\b"; break;
+          case '\f': out_ += "\\f"; break;
+          case '\n': out_ += "\\n"; break;
+          case '\r': out_ += "\\r"; break;
+          case '\t': out_ += "\\t"; break;
+          default:
+            if (c < 0x20) {
+              static constexpr char hex[] = "0123456789abcdef";
+              out_ += "\\u00";
+              out_ += hex[c >> 4];
+              out_ += hex[c & 0xF];
+            } else {
+              out_ += ch;
+            }
+        }
+      }
+    }
+    out_ += '"';
+  }
+  void null() {
+    comma();
+    out_ += "null";
+  }
+  template <typename Int>
+  void integer(Int n) {
+    comma();
+    const fmt::format_int text(n);
+    out_.append(text.data(), text.size());
+  }
+  void str_or_null(bool present, std::string_view s) { present ? str(s) : null(); }
+  void open(char c) {
+    comma();
+    out_ += c;
+    first_ = true;
+  }
+  void close(char c) {
+    out_ += c;
+    first_ = false;
+  }
+  void strings(const std::vector<std::string>& v) {
+    open('[');
+    for (const auto& s : v) str(s);
+    close(']');
+  }
+
+ private:
+  void comma() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  std::string& out_;
+  bool first_ = true;
+};
+
+std::string default_payload(const report& r, const std::string& subject) {
+  const bool fin = finished(r);
+  std::string out;
+  out.reserve(768 + r.log_excerpt.size() + 128 * r.steps.size());
+  json_writer w(out);
+  // In the order of std::map<std::string, ...>, as nlohmann dumps an object.
+  w.open('{');
+  w.key("blame");
+  w.strings(r.blame);
+  w.key("branch");
+  w.str(r.request.branch);
+  w.key("build_url");
+  w.str(r.build_url);
+  w.key("builder");
+  w.str(r.builder);
+  w.key("builder_url");
+  w.str(r.builder_url);
+  w.key("codebase");
+  w.str(r.request.codebase);
+  w.key("duration_seconds");
+  if (auto dur = build_duration(r)) w.integer(whole_seconds(*dur));
+  else w.null();
+  w.key("event");
+  w.str(fin ? "build_finished" : "build_started");
+  w.key("failed_step");
+  w.str(r.failed_step);
+  w.key("finished");
+  if (r.finished_at) w.str(iso8601(*r.finished_at));
+  else w.null();
+  w.key("log_excerpt");
+  w.str(r.log_excerpt);
+  w.key("number");
+  w.integer(r.number);
+  w.key("owner");
+  w.str(r.request.owner);
+  w.key("previous_result");
+  w.str_or_null(r.previous.has_value(), r.previous ? core::result_word(*r.previous) : std::string_view());
+  w.key("properties");
+  w.open('{');
+  for (const auto& [k, v] : r.request.props) {  // a std::map: already in order
+    w.key(k);
+    w.str(v);
+  }
+  w.close('}');
+  w.key("reason");
+  w.str(r.request.reason);
+  w.key("result");
+  w.str_or_null(fin, fin ? core::result_word(outcome_of(r)) : std::string_view());
+  w.key("result_text");
+  w.str_or_null(fin, fin ? core::result_text(outcome_of(r)) : std::string_view());
+  w.key("revision");
+  w.str(r.request.revision);
+  w.key("seq");
+  w.integer(r.seq);
+  w.key("started");
+  if (r.started_at) w.str(iso8601(*r.started_at));
+  else w.null();
+  w.key("status_detected");
+  w.str(r.status_detected);
+  w.key("steps");
+  w.open('[');
+  for (const auto& s : r.steps) {
+    w.open('{');
+    w.key("duration_seconds");
+    if (s.duration) w.integer(whole_seconds(*s.duration));
+    else w.null();
+    w.key("index");
+    w.integer(s.index);
+    w.key("name");
+    w.str(s.name);
+    w.key("result");
+    w.str_or_null(s.outcome.has_value(), s.outcome ? core::result_word(*s.outcome) : std::string_view());
+    w.key("text");
+    w.str(s.text);
+    w.close('}');
+  }
+  w.close(']');
+  w.key("subject");
+  w.str(subject);
+  w.key("tags");
+  w.strings(r.tags);
+  w.key("text");
+  w.str(r.text);
+  w.key("title");
+  w.str(r.title);
+  w.close('}');
+  return out;
 }
 
 // ---- rendering
@@ -580,11 +767,12 @@ std::string formatter::payload(const report& r) const {
       }
     }
   }
-  return default_payload(r, one_line(default_subject(r))).dump(-1, ' ', false, json::error_handler_t::replace);
+  return default_payload(r, one_line(default_subject(r)));
 }
 
 std::string formatter::render(std::string_view tmpl, const report& r, std::string_view fallback) const {
   if (tmpl.empty()) return one_line(fallback);
+  if (auto s = render_plain(tmpl, r)) return one_line(*s);
   if (auto s = impl_->try_render("inline", std::string(tmpl), r, no_escape)) return one_line(*s);
   return one_line(fallback);
 }

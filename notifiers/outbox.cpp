@@ -159,10 +159,12 @@ void outbox::restore(std::vector<storage::delivery> pending) {
     if (!fresh) continue;
     it->second.d = std::move(d);
     auto& e = it->second;
-    if (!reporters_.contains(e.d.reporter)) {
+    auto r = reporters_.find(e.d.reporter);
+    if (r == reporters_.end()) {
       kill(e, "reporter `" + e.d.reporter + "` is no longer configured");
       continue;
     }
+    e.rep = &r->second;
     if (!e.d.key.empty()) latest_[e.d.key] = e.d.id;
     make_due(e, now);  // a restart is a fresh start: try at once
     ++kept;
@@ -173,7 +175,8 @@ void outbox::restore(std::vector<storage::delivery> pending) {
 }
 
 void outbox::add(storage::delivery d) {
-  if (!reporters_.contains(d.reporter)) {
+  auto rep = reporters_.find(d.reporter);
+  if (rep == reporters_.end()) {
     log_->error("outbox: no reporter `{}` for {}", d.reporter, d.summary);
     return;
   }
@@ -197,21 +200,22 @@ void outbox::add(storage::delivery d) {
     }
     latest_[d.key] = d.id;
   }
-  const auto id = d.id;
-  auto [it, fresh] = entries_.try_emplace(id);
+  auto [it, fresh] = entries_.try_emplace(d.id);
   if (!fresh) {
     log_->debug("outbox: {} is already queued", d.summary);
     return;
   }
   it->second.d = std::move(d);
+  it->second.rep = &rep->second;
   ++stats_.added;
   // The writer thread reports commits; one post per batch, not per delivery.
-  store_.add_delivery(it->second.d, [alive = alive_, inbox = inbox_, sched = &sched_, id, this] {
+  // It calls this once: the id moves on into the inbox.
+  store_.add_delivery(it->second.d, [alive = alive_, inbox = inbox_, sched = &sched_, id = it->first, this]() mutable {
     bool first = false;
     {
       std::lock_guard lock(inbox->mutex);
       first = inbox->ids.empty();
-      inbox->ids.push_back(id);
+      inbox->ids.push_back(std::move(id));
     }
     if (first) sched->post([this, alive] {
       if (*alive) take_committed();
@@ -232,14 +236,15 @@ void outbox::take_committed() {
     }
     more = !inbox_->ids.empty();
   }
-  for (const auto& committed : ids) stored(committed);
-  pump();
+  const auto now = sched_.now();  // one reading for the slice
+  for (const auto& committed : ids) stored(committed, now);
+  pump(now);
   if (more) sched_.post([this, alive = alive_] {
       if (*alive) take_committed();
     });
 }
 
-void outbox::stored(const std::string& id) {
+void outbox::stored(const std::string& id, core::time_point now) {
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.st != state::storing) return;
   auto& e = it->second;
@@ -248,42 +253,48 @@ void outbox::stored(const std::string& id) {
     e.st = state::blocked;
     return;
   }
-  make_due(e, std::max(e.d.next_attempt, sched_.now()));
+  make_due(e, std::max(e.d.next_attempt, now));
 }
 
 void outbox::make_due(entry& e, core::time_point when) {
   e.st = state::waiting;
   e.d.next_attempt = when;
   e.ticket = ++next_ticket_;
-  tickets_[e.ticket] = e.d.id;
-  reporters_.at(e.d.reporter).due.emplace(when, e.ticket);
+  e.rep->due.emplace(when, e.ticket, &e);
 }
 
-void outbox::pump() {
-  const auto now = sched_.now();
+void outbox::pump() { pump(sched_.now()); }
+
+void outbox::pump(core::time_point now) {
   std::optional<core::time_point> wake;
   for (auto& [name, r] : reporters_) {
     while (r.in_flight < r.parallel && !r.due.empty()) {
-      auto [when, ticket] = *r.due.begin();
+      auto [when, ticket, e] = *r.due.begin();
       if (when > now) {
         if (!wake || when < *wake) wake = when;
         break;
       }
       r.due.erase(r.due.begin());
-      auto id = tickets_.extract(ticket).mapped();
-      start(r, entries_.at(id));
+      start(r, *e);
     }
   }
-  if (wake) sched_.wake_at(*wake, [this, alive = alive_] {
-      if (*alive) pump();
+  // The scheduler keeps one wake-up: asking again for the same time would only
+  // re-arm its timer. A wake-up that comes early finds nothing due and asks again.
+  if (wake && wake != wake_) {
+    wake_ = wake;
+    sched_.wake_at(*wake, [this, alive = alive_] {
+      if (!*alive) return;
+      wake_.reset();
+      pump();
     });
+  }
   if (draining_ && drained_ && settled(now)) std::exchange(drained_, nullptr)();
 }
 
 bool outbox::settled(core::time_point now) const {
   for (const auto& [name, r] : reporters_) {
     if (r.in_flight) return false;
-    if (!r.due.empty() && r.due.begin()->first <= now) return false;
+    if (!r.due.empty() && std::get<0>(*r.due.begin()) <= now) return false;
   }
   return std::ranges::none_of(entries_, [](const auto& e) { return e.second.st == state::storing; });
 }
@@ -302,7 +313,7 @@ void outbox::finished(const std::string& id, const attempt_outcome& o) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   auto& e = it->second;
-  auto& r = reporters_.at(e.d.reporter);
+  auto& r = *e.rep;
   --r.in_flight;
   using k = attempt_outcome::kind;
   if (e.superseded) {
@@ -353,11 +364,7 @@ void outbox::forget(const std::string& id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   auto& e = it->second;
-  if (e.st == state::waiting && e.ticket) {
-    auto& r = reporters_.at(e.d.reporter);
-    r.due.erase({e.d.next_attempt, e.ticket});
-    tickets_.erase(e.ticket);
-  }
+  if (e.st == state::waiting && e.ticket) e.rep->due.erase({e.d.next_attempt, e.ticket, &e});
   if (auto l = latest_.find(e.d.key); !e.d.key.empty() && l != latest_.end() && l->second == id) latest_.erase(l);
   entries_.erase(it);
 }

@@ -16,6 +16,8 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -99,8 +101,10 @@ class outbox {
 
  private:
   enum class state { storing, blocked, waiting, in_flight };
+  struct reporter;
   struct entry {
     storage::delivery d;
+    reporter* rep = nullptr;  // d.reporter's (map nodes stay put)
     state st = state::storing;
     bool superseded = false;  // a newer state for its key arrived while it was in flight
     std::uint64_t ticket = 0;  // its place in its reporter's due set, while waiting
@@ -110,13 +114,15 @@ class outbox {
     send_fn send;
     std::size_t parallel = 8;
     std::size_t in_flight = 0;
-    std::set<std::pair<core::time_point, std::uint64_t>> due;  // (when, ticket)
+    // (when, ticket, entry): ordered by when, then ticket (unique), never by the pointer.
+    std::set<std::tuple<core::time_point, std::uint64_t, entry*>> due;
   };
 
-  void stored(const std::string& id);
+  void stored(const std::string& id, core::time_point now);
   void take_committed();
   void make_due(entry& e, core::time_point when);
   void pump();
+  void pump(core::time_point now);
   bool settled(core::time_point now) const;
   void start(reporter& r, entry& e);
   void finished(const std::string& id, const attempt_outcome& o);
@@ -128,11 +134,11 @@ class outbox {
   storage::store& store_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, reporter> reporters_;
-  std::map<std::string, entry> entries_;
-  std::map<std::uint64_t, std::string> tickets_;  // due ticket -> entry id
+  std::unordered_map<std::string, entry> entries_;  // references stay put across rehashes
   std::map<std::string, std::string> latest_;     // key -> id of the newest entry for it
   std::set<std::string> superseded_in_flight_;    // keys whose older state is still being sent
   std::uint64_t next_ticket_ = 0;
+  std::optional<core::time_point> wake_;  // the wake-up asked of the scheduler, until it runs
   bool draining_ = false;
   std::function<void()> drained_;
   counters stats_;

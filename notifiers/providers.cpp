@@ -248,13 +248,15 @@ struct context {
     return req;
   }
 
-  planned make(request req, std::string key, std::string summary) const {
-    planned p;
-    p.id = id();
+  // The one request planned, moved into its vector (a braced list would copy it, body and all).
+  std::vector<planned> make(request req, std::string key, std::string summary, std::string id_ = {}) const {
+    std::vector<planned> out(1);
+    auto& p = out.front();
+    p.id = id_.empty() ? id() : std::move(id_);
     p.key = std::move(key);
     p.req = std::move(req);
     p.summary = std::move(summary);
-    return p;
+    return out;
   }
 
   std::string status_key(std::string_view target, const std::string& ctx) const {
@@ -281,7 +283,7 @@ std::vector<planned> plan_github(const context& c) {
   auto req = c.json_request("POST", path, body);
   req.headers.emplace_back("Accept", "application/vnd.github+json");
   req.headers.emplace_back("X-GitHub-Api-Version", "2022-11-28");
-  return {c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state))};
+  return c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state));
 }
 
 std::vector<planned> plan_gitlab(const context& c) {
@@ -297,7 +299,7 @@ std::vector<planned> plan_gitlab(const context& c) {
   auto path = fmt::format("/projects/{}/statuses/{}", pct(c.spec.repository), pct(c.sha()));
   auto req = c.json_request("POST", path, body);
   req.headers.emplace_back("Accept", "application/json");
-  return {c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state))};
+  return c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state));
 }
 
 // Bitbucket keys are identifiers, not text: one that is too long is replaced by
@@ -326,7 +328,7 @@ std::vector<planned> plan_bitbucket_cloud(const context& c) {
       fmt::format("/repositories/{}/{}/commit/{}/statuses/build", pct(repo->first), pct(repo->second), pct(c.sha())),
       body);
   req.headers.emplace_back("Accept", "application/json");
-  return {c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state))};
+  return c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state));
 }
 
 std::vector<planned> plan_bitbucket_server(const context& c) {
@@ -341,7 +343,7 @@ std::vector<planned> plan_bitbucket_server(const context& c) {
                {"description", c.description(bitbucket_text_max)}};
   auto req = c.json_request("POST", "/rest/build-status/1.0/commits/" + pct(c.sha()), body);
   req.headers.emplace_back("Accept", "application/json");
-  return {c.make(std::move(req), c.status_key(host_of(c.spec.url.reveal()), ctx), c.status_summary(state))};
+  return c.make(std::move(req), c.status_key(host_of(c.spec.url.reveal()), ctx), c.status_summary(state));
 }
 
 std::string prop(const report& r, const char* name) {
@@ -378,20 +380,23 @@ std::vector<planned> plan_gerrit(const context& c) {
   auto req = c.json_request("POST", fmt::format("/a/changes/{}/revisions/{}/review", pct(change), pct(revision)), body);
   req.headers.emplace_back("Accept", "application/json");
   std::string key = fmt::format("gerrit:{}|{}|{}", host_of(c.spec.url.reveal()), revision, c.status_context());
-  return {c.make(std::move(req), std::move(key), std::move(summary))};
+  return c.make(std::move(req), std::move(key), std::move(summary));
 }
 
 // ---- generic HTTP
 
 std::vector<planned> plan_http(const context& c) {
+  std::string id = c.id();
   request req;
   req.method = "POST";
-  req.headers = {{"Content-Type", "application/json"},
-                 {"User-Agent", "herald"},
-                 {"Idempotency-Key", c.id()},
-                 {"X-Herald-Delivery", c.id()}};
+  req.headers.reserve(4);
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.headers.emplace_back("User-Agent", "herald");
+  req.headers.emplace_back("Idempotency-Key", id);
+  req.headers.emplace_back("X-Herald-Delivery", id);
   req.body = c.fmt.payload(c.r);
-  return {c.make(std::move(req), {}, fmt::format("http post for {} {}", c.build(), phase_word(phase_of(c.r))))};
+  return c.make(std::move(req), {}, fmt::format("http post for {}#{} {}", c.r.builder, c.r.number, phase_word(phase_of(c.r))),
+                std::move(id));
 }
 
 // ---- chat
@@ -399,20 +404,20 @@ std::vector<planned> plan_http(const context& c) {
 std::vector<planned> plan_slack(const context& c) {
   json body = {{"text", truncate(c.chat_text(), slack_text_max, unit::utf16)}};
   if (!c.spec.room.empty()) body["channel"] = c.spec.room;
-  return {c.make(c.json_request("POST", "", body), {}, c.message_summary())};
+  return c.make(c.json_request("POST", "", body), {}, c.message_summary());
 }
 
 std::vector<planned> plan_mattermost(const context& c) {
   json body = {{"text", truncate(c.chat_text(), mattermost_text_max, unit::utf16)}};
   if (!c.spec.room.empty()) body["channel"] = c.spec.room;
   if (!c.spec.username.empty()) body["username"] = c.spec.username;
-  return {c.make(c.json_request("POST", "", body), {}, c.message_summary())};
+  return c.make(c.json_request("POST", "", body), {}, c.message_summary());
 }
 
 std::vector<planned> plan_discord(const context& c) {
   json body = {{"content", truncate(c.chat_text(), discord_content_max, unit::utf16)},
                {"allowed_mentions", {{"parse", json::array()}}}};
-  return {c.make(c.json_request("POST", "", body), {}, c.message_summary())};
+  return c.make(c.json_request("POST", "", body), {}, c.message_summary());
 }
 
 std::string_view teams_colour(phase p) {
@@ -460,7 +465,7 @@ std::vector<planned> plan_teams(const context& c) {
                {"attachments", json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
                                              {"contentUrl", nullptr},
                                              {"content", card}}})}};
-  return {c.make(c.json_request("POST", "", body), {}, c.message_summary())};
+  return c.make(c.json_request("POST", "", body), {}, c.message_summary());
 }
 
 std::vector<planned> plan_matrix(const context& c) {
@@ -472,7 +477,7 @@ std::vector<planned> plan_matrix(const context& c) {
                {"m.mentions", json::object()}};  // mentions nobody, whatever the text says
   auto req = c.json_request(
       "PUT", fmt::format("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", pct(c.spec.room), txn), body);
-  return {c.make(std::move(req), {}, c.message_summary())};
+  return c.make(std::move(req), {}, c.message_summary());
 }
 
 std::vector<planned> plan_telegram(const context& c) {
@@ -481,7 +486,7 @@ std::vector<planned> plan_telegram(const context& c) {
                {"text", truncate(c.chat_text(), telegram_text_max, unit::utf16)},
                {"link_preview_options", {{"is_disabled", true}}}};
   // The bot token belongs in the path; resolve() puts "/bot<token>" before this.
-  return {c.make(c.json_request("POST", "/sendMessage", body), {}, c.message_summary())};
+  return c.make(c.json_request("POST", "/sendMessage", body), {}, c.message_summary());
 }
 
 std::vector<planned> plan_zulip(const context& c) {
@@ -496,7 +501,7 @@ std::vector<planned> plan_zulip(const context& c) {
                    {"to", c.spec.room},
                    {"topic", topic},
                    {"content", truncate(c.chat_text(), zulip_content_max, unit::bytes)}});
-  return {c.make(std::move(req), {}, c.message_summary())};
+  return c.make(std::move(req), {}, c.message_summary());
 }
 
 // ---- resolve

@@ -85,8 +85,15 @@ namespace {
 
 constexpr std::string_view request_magic = "herald-request/1";
 
+void put_field(std::string& out, std::string_view field) {
+  const auto at = out.size();
+  out += field;
+  std::replace_if(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(), [](char c) { return c == '\r' || c == '\n'; },
+                  ' ');
+}
+
 void put_line(std::string& out, std::string_view field) {
-  for (char c : field) out += (c == '\r' || c == '\n') ? ' ' : c;
+  put_field(out, field);
   out += '\n';
 }
 
@@ -115,20 +122,26 @@ struct line_reader {
 }  // namespace
 
 std::string serialize(const request& r) {
+  // The exact size, so the text is one allocation of what it needs (a generous
+  // guess lands past malloc's per-thread cache for the usual sizes).
+  const fmt::format_int recipients(r.mail_to.size()), headers(r.headers.size());
+  std::size_t size = request_magic.size() + r.method.size() + r.path.size() + r.mail_from.size() + 4 +
+                     recipients.size() + 1 + headers.size() + 1 + r.body.size();
+  for (const auto& a : r.mail_to) size += a.size() + 1;
+  for (const auto& [name, value] : r.headers) size += name.size() + 2 + value.size() + 1;
   std::string out;
-  out.reserve(r.body.size() + r.path.size() + 64 * (r.headers.size() + 2));
+  out.reserve(size);
   put_line(out, request_magic);
   put_line(out, r.method);
   put_line(out, r.path);
   put_line(out, r.mail_from);
-  put_line(out, std::to_string(r.mail_to.size()));
+  put_line(out, {recipients.data(), recipients.size()});
   for (const auto& a : r.mail_to) put_line(out, a);
-  put_line(out, std::to_string(r.headers.size()));
+  put_line(out, {headers.data(), headers.size()});
   for (const auto& [name, value] : r.headers) {
-    std::string h = name;
-    h += ": ";
-    h += value;
-    put_line(out, h);
+    put_field(out, name);
+    out += ": ";
+    put_line(out, value);
   }
   out += r.body;
   return out;
@@ -141,8 +154,12 @@ std::optional<request> deserialize(const std::string& text) {
   r.method = in.next();
   r.path = in.next();
   r.mail_from = in.next();
-  for (std::size_t i = 0, n = in.count(); in.ok && i < n; ++i) r.mail_to.emplace_back(in.next());
-  for (std::size_t i = 0, n = in.count(); in.ok && i < n; ++i) {
+  const std::size_t recipients = in.count();
+  r.mail_to.reserve(std::min<std::size_t>(recipients, 64));
+  for (std::size_t i = 0; in.ok && i < recipients; ++i) r.mail_to.emplace_back(in.next());
+  const std::size_t headers = in.count();
+  r.headers.reserve(std::min<std::size_t>(headers, 64));
+  for (std::size_t i = 0; in.ok && i < headers; ++i) {
     auto h = in.next();
     auto colon = h.find(": ");
     if (colon == std::string_view::npos) return std::nullopt;
@@ -379,6 +396,7 @@ void reporters::report_on(tracked& t, report_kind kind, const core::event& e) {
   report& r = t.base;
   r.kind = kind;
   r.seq = core::header_of(e).seq;
+  const auto now = sched_.now();  // one reading for the event's deliveries
   for (std::size_t i = 0; i < specs_.size(); ++i) {
     const auto& spec = specs_[i];
     auto wanted = wants(spec.generator, e, r.tags);
@@ -390,7 +408,7 @@ void reporters::report_on(tracked& t, report_kind kind, const core::event& e) {
     }
     std::vector<planned> plans;
     try {
-      plans = spec.type == core::reporter_type::mail ? plan_mail(spec, formatters_[i], r, sched_.now())
+      plans = spec.type == core::reporter_type::mail ? plan_mail(spec, formatters_[i], r, now)
                                                      : plan(spec, formatters_[i], r);
     } catch (const std::exception& ex) {
       log_->error("reporter {}: cannot report {}#{}: {}", spec.name, r.builder, r.number, ex.what());
@@ -405,7 +423,7 @@ void reporters::report_on(tracked& t, report_kind kind, const core::event& e) {
       d.seq = r.seq;
       d.request = serialize(p.req);
       d.summary = std::move(p.summary);
-      d.created = sched_.now();
+      d.created = now;
       d.next_attempt = d.created;
       box_.add(std::move(d));
     }

@@ -174,6 +174,50 @@ TEST(FormatterDefaults, PayloadIsAJsonDocumentWithTheFacts) {
   EXPECT_TRUE(s["finished"].is_null());
 }
 
+// The default payload is written without building a document first; it must
+// be exactly what nlohmann's dump() makes of it (receivers may sign or compare
+// the bytes), whatever the text holds.
+TEST(FormatterDefaults, PayloadIsInTheCanonicalDumpForm) {
+  formatter f(spec_of(reporter_type::http), nullptr);
+  auto canonical = [](const std::string& text) {
+    return json::parse(text).dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  auto r = sample();
+  for (const auto& p : {f.payload(r), f.payload(sample(report_kind::started))}) EXPECT_EQ(p, canonical(p));
+
+  r.text = "quote \" backslash \\ tab \t nl \n cr \r bs \b ff \f nul "s + '\0' + " esc \x1b del \x7f /";
+  r.request.reason = "caf\xC3\xA9 \xE2\x80\x94 emoji \xF0\x9F\x98\x80";
+  r.request.owner = "bad \xC3 utf8 \xFF\xFE";
+  r.request.props = {{"we\"ird\nkey", "v\\al"}, {"k\xC3\xA9", "\x01"}};
+  r.tags.clear();
+  r.blame.clear();
+  r.steps.push_back({3, "no outcome", std::nullopt, "", std::nullopt});
+  r.previous.reset();
+  r.seq = 18446744073709551615ull;
+  r.number = -3;
+  auto p = f.payload(r);
+  EXPECT_EQ(p, canonical(p));
+  auto j = json::parse(p);
+  EXPECT_EQ(j["text"], r.text);
+  EXPECT_EQ(j["reason"], r.request.reason);
+  EXPECT_EQ(j["owner"], "bad \xEF\xBF\xBD utf8 \xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(j["properties"]["we\"ird\nkey"], "v\\al");
+  EXPECT_EQ(j["properties"]["k\xC3\xA9"], "\x01");
+  EXPECT_EQ(j["tags"], json::array());
+  EXPECT_EQ(j["blame"], json::array());
+  EXPECT_TRUE(j["previous_result"].is_null());
+  EXPECT_TRUE(j["steps"][2]["result"].is_null());
+  EXPECT_TRUE(j["steps"][2]["duration_seconds"].is_null());
+  EXPECT_EQ(j["seq"], 18446744073709551615ull);
+  EXPECT_EQ(j["number"], -3);
+  r.request.props.clear();
+  r.steps.clear();
+  p = f.payload(r);
+  EXPECT_EQ(p, canonical(p));
+  EXPECT_EQ(json::parse(p)["properties"], json::object());
+  EXPECT_EQ(json::parse(p)["steps"], json::array());
+}
+
 TEST(FormatterContext, ScalarNames) {
   std::string out = with_body(reporter_type::mail,
                               "{{title}}|{{builder}}|{{number}}|{{result}}|{{result_text}}|{{status_detected}}|"
@@ -318,6 +362,34 @@ TEST(FormatterHygiene, SubjectAndRenderAreOneLine) {
   formatter f(s, nullptr);
   EXPECT_EQ(f.subject(r), "a b c d ered f");
   EXPECT_EQ(f.render("[{{reason}}]", r, "x"), "[a b c d ered f]");
+}
+
+TEST(FormatterHygiene, PlainTextKeepsItsInsideAndLosesItsBlankEnds) {
+  auto r = sample();
+  formatter f(spec_of(reporter_type::mail), nullptr);
+  EXPECT_EQ(f.render("  {{builder}}  two  spaces ", r, "x"), "linux  two  spaces");
+  EXPECT_EQ(f.render("   ", r, "x"), "");
+  EXPECT_EQ(with_body(reporter_type::mail, "  {{builder}}\n\n\tindented\n \t\n", r), "  linux\n\n\tindented");
+}
+
+// Small templates of plain tags (status contexts, topics) skip the mustache
+// engine; "{{ name }}" (spaces) still goes through it, so the two must agree.
+TEST(FormatterContext, PlainTagsRenderAsTheEngineDoes) {
+  formatter f(spec_of(reporter_type::github), nullptr);
+  for (auto r : {sample(), sample(report_kind::started)}) {
+    r.request.reason = "a & <b> \"c\" {{builder}}";
+    for (std::string name : {"title", "builder", "number", "result", "result_text", "text", "status_detected",
+                             "previous_result", "branch", "revision", "short_revision", "codebase", "reason", "owner",
+                             "blame_text", "tags_text", "failed_step", "log_excerpt", "build_url", "builder_url",
+                             "started", "finished", "duration", "is_finished", "failure", "no_such_name"}) {
+      auto plain = f.render("x/{{" + name + "}}|{{{" + name + "}}}", r, "fallback");
+      auto engine = f.render("x/{{ " + name + " }}|{{{ " + name + " }}}", r, "fallback");
+      EXPECT_EQ(plain, engine) << name;
+    }
+    EXPECT_EQ(f.render("herald/{{builder}}", r, "x"), "herald/linux");
+    EXPECT_EQ(f.render("{{builder", r, "fallback"), "fallback");  // does not parse
+    EXPECT_EQ(f.render("{{{builder}}", r, "fallback"), "fallback");
+  }
 }
 
 TEST(FormatterHygiene, BodyHasLineFeedsButNoCarriageReturnsOrNuls) {

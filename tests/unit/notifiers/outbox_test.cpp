@@ -259,6 +259,71 @@ transfer_result response(long status, std::map<std::string, std::string> headers
   return r;
 }
 
+// The manual loop, counting the wake-ups asked of it.
+class counting_loop final : public scheduler {
+ public:
+  core::time_point now() const override { return inner.now(); }
+  void post(std::function<void()> fn) override { inner.post(std::move(fn)); }
+  void wake_at(core::time_point t, std::function<void()> fn) override {
+    ++wake_calls;
+    inner.wake_at(t, std::move(fn));
+  }
+  manual_loop inner;
+  int wake_calls = 0;
+};
+
+TEST(Outbox, AsksForAWakeUpOnlyWhenItsTimeChanges) {
+  const auto dir = fs::temp_directory_path() / ("herald-outbox-wake-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto log = std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto store = storage::open_sqlite(dir / "herald.db", log);
+  counting_loop loop;
+  std::vector<attempt> attempts;
+  {
+    outbox box(loop, *store, log);
+    box.add_reporter("gh", {.initial = 1s, .max = 1s}, [&](const storage::delivery& d, std::function<void(attempt_outcome)> done) {
+      attempts.push_back({d, std::move(done)});
+    }, 8);
+    for (int i = 0; i < 4; ++i) {
+      storage::delivery d;
+      d.id = "d" + std::to_string(i);
+      d.reporter = "gh";
+      d.request = "{}";
+      d.created = d.next_attempt = loop.now();
+      box.add(std::move(d));
+    }
+    loop.inner.settle(*store);
+    ASSERT_EQ(attempts.size(), 4u);
+    EXPECT_EQ(loop.wake_calls, 0);
+    auto answer = [&](std::size_t i, core::clock::duration retry_after) {
+      attempts.at(i).done({k::retry, "HTTP 429", loop.now() + retry_after});
+      loop.inner.settle(*store);
+    };
+    // Four retries due at the same time: one wake-up.
+    for (std::size_t i = 0; i < 4; ++i) answer(i, 60s);
+    EXPECT_EQ(loop.wake_calls, 1);
+    EXPECT_EQ(*loop.inner.wake_time() - loop.now(), 60s);
+    loop.inner.advance(60s, *store);
+    ASSERT_EQ(attempts.size(), 8u);  // the wake-up ran: all four tried again
+    // A later retry keeps the pending wake-up; an earlier one moves it.
+    answer(4, 30s);
+    EXPECT_EQ(loop.wake_calls, 2);
+    answer(5, 40s);
+    EXPECT_EQ(loop.wake_calls, 2);
+    answer(6, 10s);
+    EXPECT_EQ(loop.wake_calls, 3);
+    EXPECT_EQ(*loop.inner.wake_time() - loop.now(), 10s);
+    loop.inner.advance(10s, *store);
+    ASSERT_EQ(attempts.size(), 9u);
+    EXPECT_EQ(attempts.back().d.id, "d2");
+    EXPECT_EQ(*loop.inner.wake_time() - loop.now(), 20s);  // asked again after it ran
+    EXPECT_EQ(loop.wake_calls, 4);
+  }
+  store.reset();
+  fs::remove_all(dir);
+}
+
 TEST(Classify, HttpStatuses) {
   auto now = core::clock::now();
   EXPECT_EQ(classify(response(200), false, now).what, k::delivered);

@@ -183,6 +183,26 @@ TEST(Reporters, StoredRequestRoundTrips) {
   EXPECT_EQ(h->headers[0].second, "b c");
 }
 
+// Deliveries stored by any herald must stay readable: the text is fixed, byte for byte.
+TEST(Reporters, StoredRequestTextIsTheLineFormat) {
+  request r;
+  r.method = "PUT";
+  r.path = "/p";
+  r.headers = {{"Content-Type", "application/json"}, {"X-\r\nA", "b\nc"}};
+  r.body = "{\"k\":1}\nend";
+  r.mail_from = "ci@example.org";
+  r.mail_to = {"a@example.org", "b@example.org"};
+  EXPECT_EQ(serialize(r),
+            "herald-request/1\nPUT\n/p\nci@example.org\n2\na@example.org\nb@example.org\n2\n"
+            "Content-Type: application/json\nX-  A: b c\n{\"k\":1}\nend");
+  EXPECT_EQ(serialize(request{}), "herald-request/1\nPOST\n\n\n0\n0\n");
+  auto old = deserialize("herald-request/1\nPOST\n/x\n\n0\n1\nA: b\nbody");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->path, "/x");
+  EXPECT_EQ(old->headers, (std::vector<std::pair<std::string, std::string>>{{"A", "b"}}));
+  EXPECT_EQ(old->body, "body");
+}
+
 report mail_report() {
   report r;
   r.kind = report_kind::finished;
