@@ -180,7 +180,7 @@ TEST(SqliteStore, NewDatabaseHasLargePagesAnExistingOneKeepsItsOwn) {
     SQLite::Database raw((db.dir / "herald.db").string(), SQLite::OPEN_READONLY);
     EXPECT_EQ(raw.execAndGet("PRAGMA page_size").getInt(), 16384);
   }
-  // A database made by an older herald: 4 KiB pages, WAL, schema version 1.
+  // A database made by an older herald: 4 KiB pages, WAL, schema version 2.
   const auto old_file = db.dir / "old.db";
   {
     SQLite::Database raw(old_file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
