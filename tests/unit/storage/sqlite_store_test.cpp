@@ -173,6 +173,40 @@ delivery make_delivery(std::string id, std::uint64_t seq) {
   return d;
 }
 
+TEST(SqliteStore, NewDatabaseHasLargePagesAnExistingOneKeepsItsOwn) {
+  temp_db db;
+  db.open().reset();
+  {
+    SQLite::Database raw((db.dir / "herald.db").string(), SQLite::OPEN_READONLY);
+    EXPECT_EQ(raw.execAndGet("PRAGMA page_size").getInt(), 16384);
+  }
+  // A database made by an older herald: 4 KiB pages, WAL, schema version 2.
+  const auto old_file = db.dir / "old.db";
+  {
+    SQLite::Database raw(old_file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("PRAGMA page_size=4096");
+    raw.exec("PRAGMA journal_mode=WAL");
+    raw.exec("CREATE TABLE builds (builder TEXT NOT NULL, number INTEGER NOT NULL, state INTEGER NOT NULL,"
+             " result INTEGER, text TEXT NOT NULL DEFAULT '', branch TEXT NOT NULL DEFAULT '',"
+             " revision TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',"
+             " props TEXT NOT NULL DEFAULT '{}', requested_at INTEGER NOT NULL, started_at INTEGER,"
+             " finished_at INTEGER, PRIMARY KEY (builder, number));"
+             "CREATE TABLE notify (contact TEXT PRIMARY KEY, events TEXT NOT NULL);"
+             "INSERT INTO notify VALUES ('irc:#old', '[\"failure\"]');"
+             "PRAGMA user_version = 2;");
+  }
+  {
+    auto s = open_sqlite(old_file, std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    EXPECT_EQ(s->contacts().at("irc:#old"), R"({"events":["failure"]})");
+    s->add_delivery(make_delivery("gh/old/1/finished", 1), nullptr);
+    s->flush();
+    EXPECT_EQ(s->deliveries(false).size(), 1u);
+  }
+  SQLite::Database raw(old_file.string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(raw.execAndGet("PRAGMA page_size").getInt(), 4096);
+  EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), schema_version());
+}
+
 TEST(SqliteStore, DeliveryIsCommittedBeforeTheCallbackRuns) {
   temp_db db;
   auto s = db.open();
