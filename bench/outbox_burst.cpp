@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   auto expected = steady_clock::now();
   steady_clock::duration worst{};
   double worst_cpu_ms = 0;  // the loop thread's own CPU time during the worst stall
+  steady_clock::time_point worst_at{};  // when it ended (CLOCK_MONOTONIC, as `perf record -k mono` stamps)
   double last_tick_cpu = thread_cpu_seconds();
   std::vector<double> lateness_ms;
   bool done = false;
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
       if (late > worst) {
         worst = late;
         worst_cpu_ms = (cpu_now - last_tick_cpu) * 1000.0;
+        worst_at = steady_clock::now();
       }
       last_tick_cpu = cpu_now;
       lateness_ms.push_back(duration<double, std::milli>(late).count());
@@ -177,6 +179,7 @@ int main(int argc, char** argv) {
       {"cpu_us_per_delivery", cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
       {"loop_cpu_us_per_delivery", loop_cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
       {"loop_stall_max_ms", duration<double, std::milli>(worst).count()},
+      {"loop_stall_max_ended_at_s", duration<double>(worst_at.time_since_epoch()).count()},
       {"loop_stall_p99_ms", pct(0.99)},
       {"loop_cpu_during_worst_stall_ms", worst_cpu_ms},
       {"left_pending_in_db", store->deliveries(false).size()},
