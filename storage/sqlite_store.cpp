@@ -299,16 +299,18 @@ class sqlite_store final : public store {
       auto& q = s.statement(s.ins_delivery_,
                             "INSERT OR IGNORE INTO deliveries (id, reporter, key, seq, request, summary, attempts, "
                             "created, next_attempt, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      q.bind(1, d.id);
-      q.bind(2, d.reporter);
-      q.bind(3, d.key);
+      // The texts are bound in place: `d` outlives exec, and the next use of
+      // the statement clears these bindings before anything reads them.
+      q.bindNoCopy(1, d.id);
+      q.bindNoCopy(2, d.reporter);
+      q.bindNoCopy(3, d.key);
       q.bind(4, static_cast<std::int64_t>(d.seq));
-      q.bind(5, d.request);
-      q.bind(6, d.summary);
+      q.bindNoCopy(5, d.request);
+      q.bindNoCopy(6, d.summary);
       q.bind(7, d.attempts);
       q.bind(8, to_ms(d.created));
       q.bind(9, to_ms(d.next_attempt));
-      q.bind(10, d.last_error);
+      q.bindNoCopy(10, d.last_error);
       q.exec();
       if (committed) s.after_commit_.push_back(std::move(committed));
     });
