@@ -203,12 +203,13 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
   std::size_t in_flight = 0;
   bool closed = false;
   std::deque<pending> queue;
+  // Before the connections: their TLS streams use these.
+  std::map<std::pair<bool, std::string>, std::unique_ptr<ssl::context>> tls_contexts;
   std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;  // newest last
   std::vector<connection*> busy;  // at most max_parallel
   asio::steady_timer sweeper;
-  std::unordered_map<std::string, std::optional<endpoint>> parsed;  // by URL; status URLs differ per commit
   bool sweeping = false;
-  std::map<std::pair<bool, std::string>, std::unique_ptr<ssl::context>> tls_contexts;
+  std::unordered_map<std::string, std::optional<endpoint>> parsed;  // by URL; status URLs differ per commit
 
   impl(asio::io_context& i, std::size_t parallel)
       : io(i), max_parallel(std::max<std::size_t>(parallel, 1)), sweeper(i) {}
