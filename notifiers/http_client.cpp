@@ -548,6 +548,14 @@ void http_client::submit(transfer_request r, std::function<void(transfer_result)
     i.queue.push_back(std::move(p));
 }
 
+void http_client::prepare_tls(bool verify, const std::filesystem::path& ca_file) {
+  transfer_request r;
+  r.tls_verify = verify;
+  r.tls_ca_file = ca_file;
+  std::string error;  // reported by the first attempt, which tries again
+  impl_->tls_context(r, error);
+}
+
 std::size_t http_client::open_connections() const { return impl_->open; }
 
 }  // namespace herald::notifiers

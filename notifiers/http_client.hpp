@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <memory>
 
@@ -31,6 +32,11 @@ class http_client {
   // never inside submit (unless the client is destroyed first). An http:// or
   // https:// URL only.
   void submit(transfer_request r, std::function<void(transfer_result)> done);
+
+  // Loads the trusted certificates for these TLS settings now (about 20 ms for
+  // the system store), so the first HTTPS delivery does not read them from
+  // disk on the loop. Call before the loop runs, or on its thread.
+  void prepare_tls(bool verify, const std::filesystem::path& ca_file);
 
   std::size_t open_connections() const;
 

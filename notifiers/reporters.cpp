@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -253,6 +254,14 @@ reporters::reporters(std::vector<core::reporter_spec> specs,
       case core::reporter_type::zulip: parallel = 1; break;  // chat keeps its order
       case core::reporter_type::mail: parallel = 4; break;
       default: break;
+    }
+    // The trusted certificates are read now, not by the first delivery on the
+    // loop. No url: the provider's default, which is https.
+    if (spec.type != core::reporter_type::mail) {
+      const auto& url = spec.url.reveal();
+      std::string scheme = url.substr(0, std::min(url.find(':'), url.size()));
+      std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (url.empty() || scheme == "https") xfer_.prepare_tls(spec.tls_verify, spec.tls_ca_file);
     }
     const auto* spec_ptr = &spec;
     box_.add_reporter(spec.name, policy,

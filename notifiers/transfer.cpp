@@ -473,6 +473,14 @@ transfer::~transfer() = default;
 
 bool transfer::calls_back_on_loop() const { return !impl_->own_io; }
 
+void transfer::prepare_tls(bool verify, const std::filesystem::path& ca_file) {
+  auto& i = *impl_;
+  if (i.own_io)
+    boost::asio::post(*i.io, [http = i.http.get(), verify, ca_file] { http->prepare_tls(verify, ca_file); });
+  else
+    i.http->prepare_tls(verify, ca_file);
+}
+
 void transfer::submit(transfer_request r, std::function<void(transfer_result)> done) {
   auto& i = *impl_;
   if (!i.over_beast(r.url)) {

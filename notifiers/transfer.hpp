@@ -68,6 +68,11 @@ class transfer {
   // True with `io`: callbacks run on the loop, with nothing more to post.
   bool calls_back_on_loop() const;
 
+  // HTTPS: loads the trusted certificates for these settings ahead of the first
+  // request (see http_client::prepare_tls). With `io`, call before it runs or on
+  // its thread.
+  void prepare_tls(bool verify, const std::filesystem::path& ca_file);
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -10,6 +10,7 @@ with 100 deliveries pending while the receiver is down.
 """
 
 import os
+import shutil
 import subprocess
 import time
 import unittest
@@ -455,6 +456,21 @@ class TestHttps(ReporterTestCase):
             self.assertEqual(r.header("Authorization"), f"Bearer {TOKENS[0]}")
         self.https.no_request_within(1.0, lambda r: r.path.startswith("/gh/"))
         self.assertEqual(self.pending(), 0)
+
+    def test_trusted_certificates_are_read_at_start(self):
+        # Read when herald starts, not by the first delivery on the event loop
+        # (about 20 ms for a system store): the CA file may go away afterwards.
+        ca = os.path.join(self.certs, "ca-copy.pem")
+        shutil.copy(self.cert, ca)
+        reps = reporter("gh", "github", url=self.https.url + "/gh", token=TOKENS[0], repository="octo/repo",
+                        tls_ca_file=ca)
+        self.start(reps)
+        os.remove(ca)
+        n = self.force(f"--revision={SHA} quick", "quick")
+        self.wait_finished(n, "quick")
+        got = self.https.wait_for(lambda r: r.path.startswith("/gh/") and r.json()["state"] == "success",
+                                  timeout=15)
+        self.assertEqual(got[0].header("Authorization"), f"Bearer {TOKENS[0]}")
 
     def test_untrusted_certificate_is_never_sent_anything(self):
         reps = reporter("gh", "github", url=self.https.url + "/gh", token=TOKENS[0], repository="octo/repo",
