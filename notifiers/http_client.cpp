@@ -556,6 +556,4 @@ void http_client::prepare_tls(bool verify, const std::filesystem::path& ca_file)
   impl_->tls_context(r, error);
 }
 
-std::size_t http_client::open_connections() const { return impl_->open; }
-
 }  // namespace herald::notifiers

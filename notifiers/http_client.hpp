@@ -38,8 +38,6 @@ class http_client {
   // disk on the loop. Call before the loop runs, or on its thread.
   void prepare_tls(bool verify, const std::filesystem::path& ca_file);
 
-  std::size_t open_connections() const;
-
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -256,13 +255,9 @@ reporters::reporters(std::vector<core::reporter_spec> specs,
       default: break;
     }
     // The trusted certificates are read now, not by the first delivery on the
-    // loop. No url: the provider's default, which is https.
-    if (spec.type != core::reporter_type::mail) {
-      const auto& url = spec.url.reveal();
-      std::string scheme = url.substr(0, std::min(url.find(':'), url.size()));
-      std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (url.empty() || scheme == "https") xfer_.prepare_tls(spec.tls_verify, spec.tls_ca_file);
-    }
+    // loop. resolve() gives the URL itself, or the provider's default.
+    if (spec.type != core::reporter_type::mail)
+      xfer_.prepare_tls(resolve(spec, request{}).url, spec.tls_verify, spec.tls_ca_file);
     const auto* spec_ptr = &spec;
     box_.add_reporter(spec.name, policy,
                       [this, spec_ptr](const storage::delivery& d, std::function<void(attempt_outcome)> done) {

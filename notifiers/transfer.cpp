@@ -69,6 +69,16 @@ bool is_token(std::string_view s) {
 // No CR, LF or NUL: the value goes into a header line or an SMTP command.
 bool is_line_safe(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
 
+// What makes an HTTP request unsendable, before anything reaches the wire;
+// empty when it is fine. Both paths (curl, Beast) check with this.
+std::string http_request_error(const transfer_request& r) {
+  if (!is_line_safe(r.url)) return "invalid URL";
+  if (!is_token(r.method)) return "invalid HTTP method";
+  for (const auto& [name, value] : r.headers)
+    if (!is_token(name) || !is_line_safe(value)) return "invalid HTTP header";
+  return {};
+}
+
 // "Name <a@b>" -> "a@b"; curl adds the angle brackets itself.
 std::string mail_address(std::string_view s) {
   const auto open = s.rfind('<');
@@ -232,7 +242,7 @@ std::string prepare(job& j) {
   }
 
   // HTTP(S).
-  if (!is_token(r.method)) return "invalid HTTP method";
+  if (auto error = http_request_error(r); !error.empty()) return error;
   if (r.method == "GET" && r.body.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (r.method == "HEAD") {
@@ -250,7 +260,6 @@ std::string prepare(job& j) {
     return next != nullptr;
   };
   for (const auto& [name, value] : r.headers) {
-    if (!is_token(name) || !is_line_safe(value)) return "invalid HTTP header";
     // "Name;" sends an empty header; "Name:" would remove it.
     if (!add(value.empty() ? name + ";" : name + ": " + value)) return "out of memory";
   }
@@ -473,8 +482,9 @@ transfer::~transfer() = default;
 
 bool transfer::calls_back_on_loop() const { return !impl_->own_io; }
 
-void transfer::prepare_tls(bool verify, const std::filesystem::path& ca_file) {
+void transfer::prepare_tls(const std::string& url, bool verify, const std::filesystem::path& ca_file) {
   auto& i = *impl_;
+  if (!starts_with_nocase(url, "https://") || !i.over_beast(url)) return;  // curl reads its own
   if (i.own_io)
     boost::asio::post(*i.io, [http = i.http.get(), verify, ca_file] { http->prepare_tls(verify, ca_file); });
   else
@@ -498,17 +508,7 @@ void transfer::submit(transfer_request r, std::function<void(transfer_result)> d
     i.curl.submit(std::make_unique<job>(std::move(r), std::move(done)));
     return;
   }
-  // The same checks as curl's path, before anything reaches the wire.
-  std::string error;
-  if (!is_line_safe(r.url)) {
-    error = "invalid URL";
-  } else if (!is_token(r.method)) {
-    error = "invalid HTTP method";
-  } else {
-    for (const auto& [name, value] : r.headers)
-      if (!is_token(name) || !is_line_safe(value)) error = "invalid HTTP header";
-  }
-  if (!error.empty()) {
+  if (auto error = http_request_error(r); !error.empty()) {
     // Never a callback inside submit.
     boost::asio::post(*i.io, [done = std::move(done), error = std::move(error)]() mutable {
       transfer_result res;

@@ -68,10 +68,10 @@ class transfer {
   // True with `io`: callbacks run on the loop, with nothing more to post.
   bool calls_back_on_loop() const;
 
-  // HTTPS: loads the trusted certificates for these settings ahead of the first
-  // request (see http_client::prepare_tls). With `io`, call before it runs or on
-  // its thread.
-  void prepare_tls(bool verify, const std::filesystem::path& ca_file);
+  // For an https:// URL: loads the trusted certificates for these settings ahead
+  // of the first request (see http_client::prepare_tls); other URLs: nothing.
+  // With `io`, call before it runs or on its thread.
+  void prepare_tls(const std::string& url, bool verify, const std::filesystem::path& ca_file);
 
  private:
   struct impl;
