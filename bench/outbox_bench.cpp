@@ -57,7 +57,7 @@ void persist(benchmark::State& state, bool later) {
       d.id = id(++n);
       d.seq = static_cast<std::uint64_t>(n);
       d.created = d.next_attempt = core::clock::now();
-      store->add_delivery(d, nullptr);
+      store->add_delivery(std::make_shared<storage::delivery>(d), nullptr);
       if (!later)
         store->remove_delivery(d.id);
       else if (n > batch)

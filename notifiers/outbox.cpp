@@ -157,15 +157,15 @@ void outbox::restore(std::vector<storage::delivery> pending) {
     }
     auto [it, fresh] = entries_.try_emplace(d.id);
     if (!fresh) continue;
-    it->second.d = std::move(d);
+    it->second.d = std::make_shared<storage::delivery>(std::move(d));
     auto& e = it->second;
-    auto r = reporters_.find(e.d.reporter);
+    auto r = reporters_.find(e.d->reporter);
     if (r == reporters_.end()) {
-      kill(e, "reporter `" + e.d.reporter + "` is no longer configured");
+      kill(e, "reporter `" + e.d->reporter + "` is no longer configured");
       continue;
     }
     e.rep = &r->second;
-    if (!e.d.key.empty()) latest_[e.d.key] = e.d.id;
+    if (!e.d->key.empty()) latest_[e.d->key] = e.d->id;
     make_due(e, now);  // a restart is a fresh start: try at once
     ++kept;
   }
@@ -182,20 +182,20 @@ void outbox::add(storage::delivery d) {
   }
   if (!d.key.empty()) {
     if (auto it = latest_.find(d.key); it != latest_.end()) {
-      auto& old = entries_.at(it->second);
-      if (old.d.seq >= d.seq) {
+      auto old = entries_.find(it->second);
+      if (old->second.d->seq >= d.seq) {
         log_->debug("outbox: {} is older than the queued state; dropped", d.summary);
         ++stats_.superseded;
         return;
       }
       ++stats_.superseded;
-      if (old.st == state::in_flight) {
-        old.superseded = true;  // its attempt finishes first; the new state follows it
+      if (old->second.st == state::in_flight) {
+        old->second.superseded = true;  // its attempt finishes first; the new state follows it
         superseded_in_flight_.insert(d.key);
       } else {
-        log_->debug("outbox: {} superseded by a newer state", old.d.summary);
-        store_.remove_delivery(old.d.id);
-        forget(old.d.id);
+        log_->debug("outbox: {} superseded by a newer state", old->second.d->summary);
+        store_.remove_delivery(old->first);
+        forget(old);
       }
     }
     latest_[d.key] = d.id;
@@ -205,17 +205,16 @@ void outbox::add(storage::delivery d) {
     log_->debug("outbox: {} is already queued", d.summary);
     return;
   }
-  it->second.d = std::move(d);
+  it->second.d = std::make_shared<storage::delivery>(std::move(d));
   it->second.rep = &rep->second;
   ++stats_.added;
   // The writer thread reports commits; one post per batch, not per delivery.
-  // It calls this once: the id moves on into the inbox.
-  store_.add_delivery(it->second.d, [alive = alive_, inbox = inbox_, sched = &sched_, id = it->first, this]() mutable {
+  store_.add_delivery(it->second.d, [alive = alive_, inbox = inbox_, sched = &sched_, d = it->second.d, this]() mutable {
     bool first = false;
     {
       std::lock_guard lock(inbox->mutex);
-      first = inbox->ids.empty();
-      inbox->ids.push_back(std::move(id));
+      first = inbox->stored.empty();
+      inbox->stored.push_back(std::move(d));
     }
     if (first) sched->post([this, alive] {
       if (*alive) take_committed();
@@ -226,39 +225,40 @@ void outbox::add(storage::delivery d) {
 // A bounded slice per turn, so a large commit never holds the loop for long.
 void outbox::take_committed() {
   constexpr std::size_t slice = 64;
-  std::vector<std::string> ids;
+  std::vector<std::shared_ptr<const storage::delivery>> done;
   bool more = false;
   {
     std::lock_guard lock(inbox_->mutex);
-    while (ids.size() < slice && !inbox_->ids.empty()) {
-      ids.push_back(std::move(inbox_->ids.front()));
-      inbox_->ids.pop_front();
+    while (done.size() < slice && !inbox_->stored.empty()) {
+      done.push_back(std::move(inbox_->stored.front()));
+      inbox_->stored.pop_front();
     }
-    more = !inbox_->ids.empty();
+    more = !inbox_->stored.empty();
   }
   const auto now = sched_.now();  // one reading for the slice
-  for (const auto& committed : ids) stored(committed, now);
+  for (const auto& d : done) stored(*d, now);
   pump(now);
   if (more) sched_.post([this, alive = alive_] {
       if (*alive) take_committed();
     });
 }
 
-void outbox::stored(const std::string& id, core::time_point now) {
-  auto it = entries_.find(id);
-  if (it == entries_.end() || it->second.st != state::storing) return;
+void outbox::stored(const storage::delivery& d, core::time_point now) {
+  auto it = entries_.find(d.id);
+  // Gone (superseded while being stored) or, under the same id, another one.
+  if (it == entries_.end() || it->second.d.get() != &d || it->second.st != state::storing) return;
   auto& e = it->second;
   // A newer state for the key waits until the older one's attempt is over.
-  if (!e.d.key.empty() && superseded_in_flight_.contains(e.d.key)) {
+  if (!d.key.empty() && superseded_in_flight_.contains(d.key)) {
     e.st = state::blocked;
     return;
   }
-  make_due(e, std::max(e.d.next_attempt, now));
+  make_due(e, std::max(d.next_attempt, now));
 }
 
 void outbox::make_due(entry& e, core::time_point when) {
   e.st = state::waiting;
-  e.d.next_attempt = when;
+  e.d->next_attempt = when;
   e.ticket = ++next_ticket_;
   e.rep->due.emplace(when, e.ticket, &e);
 }
@@ -302,51 +302,50 @@ bool outbox::settled(core::time_point now) const {
 void outbox::start(reporter& r, entry& e) {
   e.st = state::in_flight;
   e.ticket = 0;
-  ++e.d.attempts;
+  ++e.d->attempts;
   ++r.in_flight;
-  r.send(e.d, [this, id = e.d.id, alive = alive_](attempt_outcome o) {
-    if (*alive) finished(id, o);
+  // An entry in flight stays put until its attempt is over (only finished() forgets it).
+  r.send(*e.d, [this, entry = &e, alive = alive_](attempt_outcome o) {
+    if (*alive) finished(*entry, o);
   });
 }
 
-void outbox::finished(const std::string& id, const attempt_outcome& o) {
-  auto it = entries_.find(id);
-  if (it == entries_.end()) return;
-  auto& e = it->second;
+void outbox::finished(entry& e, const attempt_outcome& o) {
   auto& r = *e.rep;
+  auto& d = *e.d;
   --r.in_flight;
   using k = attempt_outcome::kind;
   if (e.superseded) {
     // A newer state for the same target is queued; this one is done either way.
-    store_.remove_delivery(id);
-    auto key = e.d.key;
-    forget(id);
+    store_.remove_delivery(d.id);
+    auto key = d.key;
+    forget(e);
     superseded_in_flight_.erase(key);
     release_key(key);
   } else if (o.what == k::delivered) {
     ++stats_.delivered;
-    if (e.d.attempts > 1)
-      log_->info("outbox: {} delivered after {} attempts", e.d.summary, e.d.attempts);
+    if (d.attempts > 1)
+      log_->info("outbox: {} delivered after {} attempts", d.summary, d.attempts);
     else
-      log_->debug("outbox: {} delivered", e.d.summary);
-    store_.remove_delivery(id);
-    forget(id);
+      log_->debug("outbox: {} delivered", d.summary);
+    store_.remove_delivery(d.id);
+    forget(e);
   } else if (o.what == k::permanent) {
     kill(e, o.reason);
   } else {
     const auto now = sched_.now();
-    const bool too_many = r.policy.max_attempts > 0 && e.d.attempts >= r.policy.max_attempts;
-    const bool too_old = now - e.d.created >= duration_cast<core::clock::duration>(r.policy.max_age);
+    const bool too_many = r.policy.max_attempts > 0 && d.attempts >= r.policy.max_attempts;
+    const bool too_old = now - d.created >= duration_cast<core::clock::duration>(r.policy.max_age);
     if (too_many || too_old) {
-      kill(e, fmt::format("gave up after {} attempts: {}", e.d.attempts, o.reason));
+      kill(e, fmt::format("gave up after {} attempts: {}", d.attempts, o.reason));
     } else {
       std::uniform_real_distribution<double> jitter(0.0, 1.0);
-      auto when = next_attempt(r.policy, e.d.attempts, now, o.not_before, jitter(rng_));
+      auto when = next_attempt(r.policy, d.attempts, now, o.not_before, jitter(rng_));
       ++stats_.retried;
-      log_->warn("outbox: {}: attempt {} failed: {}; next in {}", e.d.summary, e.d.attempts, o.reason,
+      log_->warn("outbox: {}: attempt {} failed: {}; next in {}", d.summary, d.attempts, o.reason,
                  seconds_text(when - now));
-      e.d.last_error = o.reason;
-      store_.update_delivery(id, e.d.attempts, when, o.reason);
+      d.last_error = o.reason;
+      store_.update_delivery(d.id, d.attempts, when, o.reason);
       make_due(e, when);
     }
   }
@@ -355,17 +354,19 @@ void outbox::finished(const std::string& id, const attempt_outcome& o) {
 
 void outbox::kill(entry& e, const std::string& reason) {
   ++stats_.dead;
-  log_->error("outbox: {}: dead letter after {} attempt(s): {}", e.d.summary, e.d.attempts, reason);
-  store_.dead_letter(e.d.id, e.d.attempts, reason);
-  forget(e.d.id);
+  log_->error("outbox: {}: dead letter after {} attempt(s): {}", e.d->summary, e.d->attempts, reason);
+  store_.dead_letter(e.d->id, e.d->attempts, reason);
+  forget(e);
 }
 
-void outbox::forget(const std::string& id) {
-  auto it = entries_.find(id);
+void outbox::forget(entry& e) { forget(entries_.find(e.d->id)); }
+
+void outbox::forget(entry_map::iterator it) {
   if (it == entries_.end()) return;
   auto& e = it->second;
-  if (e.st == state::waiting && e.ticket) e.rep->due.erase({e.d.next_attempt, e.ticket, &e});
-  if (auto l = latest_.find(e.d.key); !e.d.key.empty() && l != latest_.end() && l->second == id) latest_.erase(l);
+  const auto& d = *e.d;
+  if (e.st == state::waiting && e.ticket) e.rep->due.erase({d.next_attempt, e.ticket, &e});
+  if (auto l = latest_.find(d.key); !d.key.empty() && l != latest_.end() && l->second == d.id) latest_.erase(l);
   entries_.erase(it);
 }
 
@@ -374,7 +375,7 @@ void outbox::release_key(const std::string& key) {
   if (l == latest_.end()) return;
   auto it = entries_.find(l->second);
   if (it != entries_.end() && it->second.st == state::blocked)
-    make_due(it->second, std::max(it->second.d.next_attempt, sched_.now()));
+    make_due(it->second, std::max(it->second.d->next_attempt, sched_.now()));
 }
 
 void outbox::drain(std::function<void()> done) {

@@ -103,7 +103,9 @@ class outbox {
   enum class state { storing, blocked, waiting, in_flight };
   struct reporter;
   struct entry {
-    storage::delivery d;
+    // Shared with the store's writer until the commit, so it is never copied.
+    // Changed only on the loop, and only once committed.
+    std::shared_ptr<storage::delivery> d;
     reporter* rep = nullptr;  // d.reporter's (map nodes stay put)
     state st = state::storing;
     bool superseded = false;  // a newer state for its key arrived while it was in flight
@@ -118,15 +120,17 @@ class outbox {
     std::set<std::tuple<core::time_point, std::uint64_t, entry*>> due;
   };
 
-  void stored(const std::string& id, core::time_point now);
+  using entry_map = std::unordered_map<std::string, entry>;  // references stay put across rehashes
+  void stored(const storage::delivery& d, core::time_point now);
   void take_committed();
   void make_due(entry& e, core::time_point when);
   void pump();
   void pump(core::time_point now);
   bool settled(core::time_point now) const;
   void start(reporter& r, entry& e);
-  void finished(const std::string& id, const attempt_outcome& o);
-  void forget(const std::string& id);
+  void finished(entry& e, const attempt_outcome& o);
+  void forget(entry_map::iterator it);
+  void forget(entry& e);
   void kill(entry& e, const std::string& reason);
   void release_key(const std::string& key);
 
@@ -134,7 +138,7 @@ class outbox {
   storage::store& store_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, reporter> reporters_;
-  std::unordered_map<std::string, entry> entries_;  // references stay put across rehashes
+  entry_map entries_;
   std::map<std::string, std::string> latest_;     // key -> id of the newest entry for it
   std::set<std::string> superseded_in_flight_;    // keys whose older state is still being sent
   std::uint64_t next_ticket_ = 0;
@@ -145,7 +149,7 @@ class outbox {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   struct commit_inbox {
     std::mutex mutex;
-    std::deque<std::string> ids;  // committed by the store, not yet seen by the loop
+    std::deque<std::shared_ptr<const storage::delivery>> stored;  // committed, not yet seen by the loop
   };
   std::shared_ptr<commit_inbox> inbox_ = std::make_shared<commit_inbox>();
   std::mt19937_64 rng_{std::random_device{}()};

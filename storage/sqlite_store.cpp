@@ -17,6 +17,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "storage/group_commit.hpp"
+
 namespace herald::storage {
 namespace {
 
@@ -294,8 +296,9 @@ class sqlite_store final : public store {
     return out;
   }
 
-  void add_delivery(const delivery& d, std::function<void()> committed) override {
-    enqueue([d, committed = std::move(committed)](sqlite_store& s) mutable {
+  void add_delivery(std::shared_ptr<const delivery> stored, std::function<void()> committed) override {
+    enqueue([stored = std::move(stored), committed = std::move(committed)](sqlite_store& s) mutable {
+      const delivery& d = *stored;
       auto& q = s.statement(s.ins_delivery_,
                             "INSERT OR IGNORE INTO deliveries (id, reporter, key, seq, request, summary, attempts, "
                             "created, next_attempt, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -452,25 +455,22 @@ class sqlite_store final : public store {
       size = queue_.size();
     }
     // The writer wakes for the first write and for a full batch, not for each.
-    if (size == 1 || size == batch_target) queue_cv_.notify_one();
+    if (size == 1 || size == group_commit::full_batch) queue_cv_.notify_one();
   }
 
-  static constexpr std::size_t batch_target = 256;
-  static constexpr std::chrono::microseconds batch_window{1000};
-
   void write_loop() {
+    auto window = group_commit::min_window;
     for (;;) {
       std::deque<job> batch;
       {
         std::unique_lock lock(queue_mutex_);
         queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
-        // A commit costs far more than a statement: under a burst, let a
-        // short window fill the batch (at most 1 ms more latency per write).
-        if (!stopping_ && queue_.size() < batch_target)
-          queue_cv_.wait_for(lock, batch_window, [this] { return stopping_ || queue_.size() >= batch_target; });
+        if (!stopping_ && queue_.size() < group_commit::full_batch)
+          queue_cv_.wait_for(lock, window, [this] { return stopping_ || queue_.size() >= group_commit::full_batch; });
         batch.swap(queue_);
       }
+      window = group_commit::next_window(window, batch.size());
       std::vector<std::function<void()>> committed;
       {
         std::lock_guard lock(db_mutex_);

@@ -85,8 +85,9 @@ class store {
   virtual void add_chat_message(const chat_message& m) = 0;
   virtual void remove_chat_message(const std::string& id) = 0;
   // Stores `d` (ignored when its id is already stored) and calls `committed` on
-  // the writer thread once the batch holding it is committed.
-  virtual void add_delivery(const delivery& d, std::function<void()> committed) = 0;
+  // the writer thread once the batch holding it is committed. The writer reads
+  // `*d` until then without copying it: the caller must not change it before.
+  virtual void add_delivery(std::shared_ptr<const delivery> d, std::function<void()> committed) = 0;
   virtual void update_delivery(const std::string& id, int attempts, core::time_point next_attempt,
                                const std::string& last_error) = 0;
   virtual void remove_delivery(const std::string& id) = 0;

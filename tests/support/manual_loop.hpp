@@ -29,14 +29,18 @@ class manual_loop final : public notifiers::scheduler {
   void settle(storage::store& s) {
     for (int round = 0; round < 10; ++round) {
       s.flush();
-      std::deque<std::function<void()>> batch;
-      {
-        std::lock_guard lock(m_);
-        batch.swap(posted_);
-      }
-      if (batch.empty()) break;
-      for (auto& f : batch) f();
+      if (!run_posted()) break;
     }
+  }
+  // Runs what has been posted so far, without waiting for the store; false if nothing was.
+  bool run_posted() {
+    std::deque<std::function<void()>> batch;
+    {
+      std::lock_guard lock(m_);
+      batch.swap(posted_);
+    }
+    for (auto& f : batch) f();
+    return !batch.empty();
   }
   void advance(core::clock::duration d, storage::store& s) {
     now_ += d;

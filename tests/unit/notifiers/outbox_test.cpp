@@ -162,6 +162,37 @@ TEST(Outbox, NewerStateSupersedesAQueuedOne) {
   EXPECT_TRUE(f.ids(false).empty());
 }
 
+TEST(Outbox, NewerStateSupersedesOneStillBeingStored) {
+  fixture f;
+  f.add("pending", 1, "gh|abc|ctx");
+  f.add("success", 2, "gh|abc|ctx");  // before "pending" is committed
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 1u);
+  EXPECT_EQ(f.attempts[0].d.id, "success");
+  f.answer(0, {k::delivered, {}, {}});
+  EXPECT_TRUE(f.ids(false).empty());
+  EXPECT_EQ(f.box->pending(), 0u);
+}
+
+TEST(Outbox, AnIdAddedAgainWaitsForItsOwnCommit) {
+  fixture f;
+  // "x" is superseded while being stored, then comes back as a newer state:
+  // the commit of the first "x" must not release the second before it is stored.
+  f.add("x", 1, "gh|abc|ctx");
+  f.add("y", 2, "gh|abc|ctx");
+  f.store->flush();  // the first "x" and "y" are committed; the loop has not heard yet
+  f.add("x", 3, "gh|abc|ctx");
+  f.loop.run_posted();  // hears of the first "x" (the writer waits 1 ms before the next commit)
+  EXPECT_TRUE(f.attempts.empty());
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 1u);
+  EXPECT_EQ(f.attempts[0].d.id, "x");
+  EXPECT_EQ(f.attempts[0].d.seq, 3u);
+  EXPECT_EQ(f.ids(false), std::vector<std::string>{"x"});
+  f.answer(0, {k::delivered, {}, {}});
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
 TEST(Outbox, NewerStateWaitsForTheOneInFlight) {
   fixture f;
   f.add("pending", 1, "gh|abc|ctx");
@@ -192,7 +223,7 @@ TEST(Outbox, RestartResendsWhatWasPendingOnceKeepingTheNewestState) {
   old.key = "gh|abc|ctx";
   old.seq = 1;
   old.request = "{}";
-  f.store->add_delivery(old, nullptr);
+  f.store->add_delivery(std::make_shared<storage::delivery>(old), nullptr);
   f.store->flush();
 
   f.reopen();
@@ -214,7 +245,7 @@ TEST(Outbox, RestoredDeliveryOfARemovedReporterIsADeadLetter) {
   d.id = "gone/linux/1/finished";
   d.reporter = "gone";
   d.request = "{}";
-  f.store->add_delivery(d, nullptr);
+  f.store->add_delivery(std::make_shared<storage::delivery>(d), nullptr);
   f.store->flush();
   f.box->restore(f.store->deliveries(false));
   f.loop.settle(*f.store);

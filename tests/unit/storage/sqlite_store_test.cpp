@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <future>
 
+#include "storage/group_commit.hpp"
+
 namespace herald::storage {
 namespace {
 
@@ -198,7 +200,7 @@ TEST(SqliteStore, NewDatabaseHasLargePagesAnExistingOneKeepsItsOwn) {
   {
     auto s = open_sqlite(old_file, std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>()));
     EXPECT_EQ(s->contacts().at("irc:#old"), R"({"events":["failure"]})");
-    s->add_delivery(make_delivery("gh/old/1/finished", 1), nullptr);
+    s->add_delivery(std::make_shared<delivery>(make_delivery("gh/old/1/finished", 1)), nullptr);
     s->flush();
     EXPECT_EQ(s->deliveries(false).size(), 1u);
   }
@@ -211,7 +213,7 @@ TEST(SqliteStore, DeliveryIsCommittedBeforeTheCallbackRuns) {
   temp_db db;
   auto s = db.open();
   std::promise<void> committed;
-  s->add_delivery(make_delivery("gh/linux/7/finished", 9), [&] { committed.set_value(); });
+  s->add_delivery(std::make_shared<delivery>(make_delivery("gh/linux/7/finished", 9)), [&] { committed.set_value(); });
   committed.get_future().wait();
   // Another connection sees it: it is on disk, not only queued.
   SQLite::Database other((db.dir / "herald.db").string(), SQLite::OPEN_READONLY);
@@ -222,10 +224,10 @@ TEST(SqliteStore, DeliveriesSurviveReopenUntilRemovedOrDead) {
   temp_db db;
   {
     auto s = db.open();
-    s->add_delivery(make_delivery("a", 1), nullptr);
-    s->add_delivery(make_delivery("b", 2), nullptr);
-    s->add_delivery(make_delivery("c", 3), nullptr);
-    s->add_delivery(make_delivery("a", 4), nullptr);  // same id: ignored
+    s->add_delivery(std::make_shared<delivery>(make_delivery("a", 1)), nullptr);
+    s->add_delivery(std::make_shared<delivery>(make_delivery("b", 2)), nullptr);
+    s->add_delivery(std::make_shared<delivery>(make_delivery("c", 3)), nullptr);
+    s->add_delivery(std::make_shared<delivery>(make_delivery("a", 4)), nullptr);  // same id: ignored
     s->update_delivery("b", 3, core::clock::now(), "HTTP 500");
     s->remove_delivery("c");
     s->flush();
@@ -253,6 +255,25 @@ TEST(SqliteStore, DeliveriesSurviveReopenUntilRemovedOrDead) {
   EXPECT_EQ(s->revive(""), 1u);
   EXPECT_EQ(s->deliveries(false).size(), 2u);
   EXPECT_TRUE(s->deliveries(true).empty());
+}
+
+TEST(GroupCommit, WindowGrowsWhileBatchesAreBusyAndFallsBackAtOnce) {
+  using namespace group_commit;
+  using std::chrono::microseconds;
+  auto w = min_window;
+  EXPECT_EQ(w, microseconds(1000));
+  w = next_window(w, busy_batch - 1);
+  EXPECT_EQ(w, microseconds(1000));  // a quiet batch keeps the short window
+  w = next_window(w, busy_batch);
+  EXPECT_EQ(w, microseconds(2000));
+  w = next_window(w, 200);
+  EXPECT_EQ(w, microseconds(4000));
+  w = next_window(w, 200);
+  EXPECT_EQ(w, microseconds(8000));
+  w = next_window(w, full_batch);
+  EXPECT_EQ(w, max_window);  // capped
+  w = next_window(w, 1);
+  EXPECT_EQ(w, min_window);  // one quiet batch: a lone write waits 1 ms again
 }
 
 }  // namespace

@@ -1,0 +1,113 @@
+// The SQLite writer under the outbox burst's load, without the network: the
+// store's writer thread gets the same jobs at the same pace as in
+// bench/outbox_burst.cpp (each build event recorded, three 1 KB deliveries
+// stored, and each removed about `lag` deliveries later, as their attempts
+// finish), so that changes to the store can be compared without the noise of
+// a receiver sharing the machine. Prints one JSON line: the writer thread's
+// CPU per delivery and the commits it made.
+//
+//     build/herald_outbox_writer [EVENTS] [DELIVERIES_PER_MS] [LAG] [DATA_DIR]
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "core/event.hpp"
+#include "storage/store.hpp"
+
+using namespace herald;
+using namespace std::chrono;
+
+namespace {
+
+// utime + stime of the thread named `name`, in seconds.
+double thread_cpu(const std::string& name) {
+  double total = 0;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm"), stat(task.path() / "stat");
+    std::string n, line;
+    std::getline(comm, n);
+    if (n != name) continue;
+    std::getline(stat, line);
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    double utime = 0;
+    for (int i = 3; rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) {
+        total += (utime + std::stod(field)) / tick;
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int events = argc > 1 ? std::stoi(argv[1]) : 10000;
+  const int per_ms = argc > 2 ? std::stoi(argv[2]) : 10;
+  const std::size_t lag = argc > 3 ? std::stoul(argv[3]) : 15000;
+  const std::filesystem::path dir = argc > 4 ? argv[4] : std::filesystem::temp_directory_path() / "herald-writer";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto store = storage::open_sqlite(dir / "herald.db", log);
+
+  // A request of the size the http reporter plans for a finished build.
+  const std::string request(1100, 'x');
+  std::deque<std::string> to_remove;
+  const auto t0 = steady_clock::now();
+  const double cpu0 = thread_cpu("herald-sqlite");
+  int deliveries = 0;
+  for (int e = 1; e <= events; ++e) {
+    core::build_finished f;
+    f.header.seq = static_cast<std::uint64_t>(e);
+    f.header.builder = "linux";
+    f.header.number = e;
+    f.outcome = core::result::success;
+    store->record(f);
+    for (int r = 0; r < 3; ++r) {
+      auto d = std::make_shared<storage::delivery>();
+      d->id = "push" + std::to_string(r) + "/linux/" + std::to_string(e) + "/finished";
+      d->reporter = "push" + std::to_string(r);
+      d->seq = static_cast<std::uint64_t>(e);
+      d->request = request;
+      d->summary = "http report of linux#" + std::to_string(e);
+      d->created = d->next_attempt = core::clock::now();
+      to_remove.push_back(d->id);
+      store->add_delivery(std::move(d), nullptr);
+      if (to_remove.size() > lag) {
+        store->remove_delivery(to_remove.front());
+        to_remove.pop_front();
+      }
+      // Paced as the burst delivers: `per_ms` deliveries a millisecond.
+      if (++deliveries % per_ms == 0) std::this_thread::sleep_until(t0 + milliseconds(deliveries / per_ms));
+    }
+  }
+  for (; !to_remove.empty(); to_remove.pop_front()) {
+    store->remove_delivery(to_remove.front());
+    if (++deliveries % per_ms == 0) std::this_thread::sleep_until(t0 + milliseconds(deliveries / per_ms));
+  }
+  store->flush();
+  const double cpu = thread_cpu("herald-sqlite") - cpu0;
+  nlohmann::json out = {
+      {"deliveries", events * 3},
+      {"wall_s", duration<double>(steady_clock::now() - t0).count()},
+      {"writer_cpu_us_per_delivery", cpu * 1e6 / (events * 3.0)},
+      {"left_pending_in_db", store->deliveries(false).size()},
+  };
+  std::cout << out.dump() << '\n';
+}
