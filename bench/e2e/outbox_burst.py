@@ -1,9 +1,15 @@
 #!/usr/bin/python3
 """Reporters' outbox end to end: a burst of build events fanned out to HTTP
-reporters (build/herald_outbox_burst: the real feed, SQLite outbox, libcurl
-transfer thread and Asio loop) delivered to a receiver in this process's child.
+reporters (build/herald_outbox_burst: the real feed, SQLite outbox, and HTTP
+over Boost.Beast on the Asio loop) delivered to a receiver in this process's
+child.
 
-    /usr/bin/python3 bench/e2e/outbox_burst.py [--events 10000] [--reporters 3] [--receiver-nice 10]
+    /usr/bin/python3 bench/e2e/outbox_burst.py [--events 10000] [--reporters 3] [--receiver-nice 10] [--probe-ms 1]
+
+--probe-ms 0 turns off the loop's stall probe (a ticker): waking an idle loop
+1,000 times a second costs about 3 µs per delivery on the 2-core VM, which is
+the probe's CPU, not herald's. BENCHMARKS.md takes CPU per delivery from runs
+without the probe and stalls from runs with it.
 
 Prints the driver's JSON line plus the receiver's count."""
 
@@ -60,6 +66,8 @@ def main():
     ap.add_argument("--receiver-nice", type=int, default=0,
                     help="run the receiver at a lower priority: it stands for a remote server, "
                          "and on a 2-core machine it competes with herald for CPU")
+    ap.add_argument("--probe-ms", type=int, default=1,
+                    help="the stall probe's period in ms; 0 turns it off (CPU is then herald's alone)")
     args = ap.parse_args()
 
     port = free_port()
@@ -69,7 +77,8 @@ def main():
     receiver.start()
     ready.wait(10)
     with tempfile.TemporaryDirectory(prefix="herald-burst-") as tmp:
-        out = subprocess.run([args.binary, f"http://127.0.0.1:{port}", str(args.events), str(args.reporters), tmp],
+        out = subprocess.run([args.binary, f"http://127.0.0.1:{port}", str(args.events), str(args.reporters), tmp,
+                              str(args.probe_ms)],
                              capture_output=True, text=True)
     receiver.terminate()
     sys.stderr.write(out.stderr)
