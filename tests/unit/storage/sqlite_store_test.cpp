@@ -270,8 +270,11 @@ TEST(GroupCommit, WindowGrowsWhileBatchesAreBusyAndFallsBackAtOnce) {
   EXPECT_EQ(w, microseconds(4000));
   w = next_window(w, 200);
   EXPECT_EQ(w, microseconds(8000));
+  w = next_window(w, 200);
+  EXPECT_EQ(w, microseconds(16000));
   w = next_window(w, full_batch);
   EXPECT_EQ(w, max_window);  // capped
+  EXPECT_EQ(w, microseconds(16000));
   w = next_window(w, 1);
   EXPECT_EQ(w, min_window);  // one quiet batch: a lone write waits 1 ms again
 }
