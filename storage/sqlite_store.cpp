@@ -407,7 +407,8 @@ class sqlite_store final : public store {
     std::promise<void> done;
     auto f = done.get_future();
     // Told after the commit, and after the commit callbacks queued before it.
-    enqueue([&done](sqlite_store& s) { s.after_commit_.push_back([&done] { done.set_value(); }); });
+    // The writer commits at once rather than let the batch window run out.
+    enqueue([&done](sqlite_store& s) { s.after_commit_.push_back([&done] { done.set_value(); }); }, true);
     f.wait();
   }
 
@@ -447,15 +448,16 @@ class sqlite_store final : public store {
     }
   }
 
-  void enqueue(job j) {
+  void enqueue(job j, bool now = false) {
     std::size_t size = 0;
     {
       std::lock_guard lock(queue_mutex_);
       queue_.push_back(std::move(j));
       size = queue_.size();
+      urgent_ = urgent_ || now;
     }
-    // The writer wakes for the first write and for a full batch, not for each.
-    if (size == 1 || size == group_commit::full_batch) queue_cv_.notify_one();
+    // The writer wakes for the first write, a full batch or a flush, not for each.
+    if (size == 1 || size == group_commit::full_batch || now) queue_cv_.notify_one();
   }
 
   void write_loop() {
@@ -466,9 +468,10 @@ class sqlite_store final : public store {
         std::unique_lock lock(queue_mutex_);
         queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
-        if (!stopping_ && queue_.size() < group_commit::full_batch)
-          queue_cv_.wait_for(lock, window, [this] { return stopping_ || queue_.size() >= group_commit::full_batch; });
+        const auto ready = [this] { return stopping_ || urgent_ || queue_.size() >= group_commit::full_batch; };
+        if (!ready()) queue_cv_.wait_for(lock, window, ready);
         batch.swap(queue_);
+        urgent_ = false;
       }
       window = group_commit::next_window(window, batch.size());
       std::vector<std::function<void()>> committed;
@@ -613,6 +616,7 @@ class sqlite_store final : public store {
   std::condition_variable queue_cv_;
   std::deque<job> queue_;
   bool stopping_ = false;
+  bool urgent_ = false;  // a flush waits: commit what is queued without the window
   std::thread writer_;
 };
 
