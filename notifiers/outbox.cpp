@@ -181,8 +181,8 @@ void outbox::add(storage::delivery d) {
     return;
   }
   if (!d.key.empty()) {
-    if (auto it = latest_.find(d.key); it != latest_.end()) {
-      auto old = entries_.find(it->second);
+    const auto newest = latest_.find(d.key);
+    if (auto old = newest == latest_.end() ? entries_.end() : entries_.find(newest->second); old != entries_.end()) {
       if (old->second.d->seq >= d.seq) {
         log_->debug("outbox: {} is older than the queued state; dropped", d.summary);
         ++stats_.superseded;
