@@ -3,8 +3,8 @@
 // bench/outbox_burst.cpp (each build event recorded, three 1 KB deliveries
 // stored, and each removed about `lag` deliveries later, as their attempts
 // finish), so that changes to the store can be compared without the noise of
-// a receiver sharing the machine. Prints one JSON line: the writer thread's
-// CPU per delivery and the commits it made.
+// a receiver sharing the machine. Prints one JSON line with the writer
+// thread's CPU per delivery.
 //
 //     build/herald_outbox_writer [EVENTS] [DELIVERIES_PER_MS] [LAG] [DATA_DIR]
 #include <spdlog/sinks/null_sink.h>
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
   auto store = storage::open_sqlite(dir / "herald.db", log);
 
-  // A request of the size the http reporter plans for a finished build.
+  // A little more than the http reporter's default request for a finished
+  // build (about 800 bytes with its headers).
   const std::string request(1100, 'x');
   std::deque<std::string> to_remove;
   const auto t0 = steady_clock::now();
