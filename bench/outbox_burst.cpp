@@ -7,22 +7,19 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "app/loop_scheduler.hpp"
+#include "bench/thread_cpu.hpp"
 #include "core/feed.hpp"
 #include "notifiers/outbox.hpp"
 #include "notifiers/reporters.hpp"
@@ -57,31 +54,6 @@ double calibration_ms() {
   volatile std::uint64_t x = 0;
   for (std::uint64_t i = 0; i < 30'000'000; ++i) x = x + i * i;
   return (thread_cpu_seconds() - t0) * 1000.0;
-}
-
-// CPU seconds per thread name, from /proc (threads of one name are summed).
-std::map<std::string, double> thread_cpu_by_name() {
-  std::map<std::string, double> out;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm"), stat(task.path() / "stat");
-    std::string name, line;
-    std::getline(comm, name);
-    std::getline(stat, line);
-    // Fields after the ")" that closes the name: state is the 3rd field, utime the 14th.
-    std::istringstream rest(line.substr(line.rfind(')') + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; rest >> field; ++i) {
-      if (i == 14) utime = std::stod(field);
-      if (i == 15) {
-        stime = std::stod(field);
-        break;
-      }
-    }
-    out[name] += (utime + stime) / tick;
-  }
-  return out;
 }
 
 }  // namespace
@@ -151,7 +123,7 @@ int main(int argc, char** argv) {
   };
 
   const double calibration_before = calibration_ms();
-  const auto by_thread0 = thread_cpu_by_name();
+  const auto by_thread0 = bench::thread_cpu_by_name();
   const auto expected_deliveries = static_cast<std::uint64_t>(events) * static_cast<std::uint64_t>(reporter_count);
   const double cpu0 = cpu_seconds();
   const double loop_cpu0 = thread_cpu_seconds();
@@ -206,7 +178,7 @@ int main(int argc, char** argv) {
   const double loop_cpu = thread_cpu_seconds() - loop_cpu0;
   store->flush();
   const double cpu = cpu_seconds() - cpu0;
-  auto by_thread = thread_cpu_by_name();
+  auto by_thread = bench::thread_cpu_by_name();
   for (const auto& [name, secs] : by_thread0) by_thread[name] -= secs;
   const double calibration_after = calibration_ms();
 

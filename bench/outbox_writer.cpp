@@ -9,52 +9,22 @@
 //     build/herald_outbox_writer [EVENTS] [DELIVERIES_PER_MS] [LAG] [DATA_DIR]
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 
+#include "bench/thread_cpu.hpp"
 #include "core/event.hpp"
 #include "storage/store.hpp"
 
 using namespace herald;
 using namespace std::chrono;
-
-namespace {
-
-// utime + stime of the thread named `name`, in seconds.
-double thread_cpu(const std::string& name) {
-  double total = 0;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm"), stat(task.path() / "stat");
-    std::string n, line;
-    std::getline(comm, n);
-    if (n != name) continue;
-    std::getline(stat, line);
-    std::istringstream rest(line.substr(line.rfind(')') + 2));
-    std::string field;
-    double utime = 0;
-    for (int i = 3; rest >> field; ++i) {
-      if (i == 14) utime = std::stod(field);
-      if (i == 15) {
-        total += (utime + std::stod(field)) / tick;
-        break;
-      }
-    }
-  }
-  return total;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const int events = argc > 1 ? std::stoi(argv[1]) : 10000;
@@ -71,7 +41,7 @@ int main(int argc, char** argv) {
   const std::string request(1100, 'x');
   std::deque<std::string> to_remove;
   const auto t0 = steady_clock::now();
-  const double cpu0 = thread_cpu("herald-sqlite");
+  const double cpu0 = bench::thread_cpu_by_name()["herald-sqlite"];
   int deliveries = 0;
   for (int e = 1; e <= events; ++e) {
     core::build_finished f;
@@ -103,7 +73,7 @@ int main(int argc, char** argv) {
     if (++deliveries % per_ms == 0) std::this_thread::sleep_until(t0 + milliseconds(deliveries / per_ms));
   }
   store->flush();
-  const double cpu = thread_cpu("herald-sqlite") - cpu0;
+  const double cpu = bench::thread_cpu_by_name()["herald-sqlite"] - cpu0;
   nlohmann::json out = {
       {"deliveries", events * 3},
       {"wall_s", duration<double>(steady_clock::now() - t0).count()},
