@@ -104,16 +104,22 @@ notifiers::report sample_report() {
 
 // Wording and planning one report, then serializing its request: the loop's
 // CPU per delivery before the outbox and the transfer thread take over.
-void BM_PlanReport(benchmark::State& state) {
+// A reporter of each type, with what every type needs.
+core::reporter_spec sample_spec(std::int64_t type) {
   core::reporter_spec spec;
   spec.name = "r";
-  spec.type = static_cast<core::reporter_type>(state.range(0));
+  spec.type = static_cast<core::reporter_type>(type);
   spec.repository = "octo/repo";
   spec.url = core::secret("https://hooks.example.org/x");
   spec.token = core::secret("t0ken");
   spec.room = "!room:example.org";
   spec.from = "ci@example.org";
   spec.to = {"dev@example.org"};
+  return spec;
+}
+
+void BM_PlanReport(benchmark::State& state) {
+  const auto spec = sample_spec(state.range(0));
   notifiers::formatter fmt(spec, quiet());
   auto r = sample_report();
   r.request.props["gerrit_change"] = "42";
@@ -125,5 +131,22 @@ void BM_PlanReport(benchmark::State& state) {
   state.SetLabel(std::string(core::reporter_type_name(spec.type)));
 }
 BENCHMARK(BM_PlanReport)->DenseRange(0, 13)->Unit(benchmark::kMicrosecond);
+
+// Each attempt, before the transfer: the stored request read back and resolved
+// against the reporter (its URL, extra headers and credentials), as
+// reporters::send does.
+void BM_PrepareAttempt(benchmark::State& state) {
+  const auto spec = sample_spec(state.range(0));
+  notifiers::formatter fmt(spec, quiet());
+  auto r = sample_report();
+  r.request.props["gerrit_change"] = "42";
+  const auto stored = notifiers::serialize(notifiers::plan(spec, fmt, r).at(0).req);
+  for (auto _ : state) {
+    auto req = notifiers::deserialize(stored);
+    benchmark::DoNotOptimize(notifiers::resolve(spec, std::move(*req)));
+  }
+  state.SetLabel(std::string(core::reporter_type_name(spec.type)));
+}
+BENCHMARK(BM_PrepareAttempt)->Arg(1)->Arg(2)->Arg(7)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -70,6 +70,8 @@ struct endpoint {
   std::string port;
   std::string target;       // path and query
   std::string user, password;
+  std::string origin;           // scheme://host[:port], as Host gives it
+  std::string verified_origin;  // origin + "|v": with the default trust store, the usual case
 };
 
 std::string url_part(CURLU* u, CURLUPart part, unsigned flags) {
@@ -99,6 +101,8 @@ std::optional<endpoint> parse(const std::string& url) {
     if (!query.empty()) ep.target += "?" + query;
     ep.user = url_part(u, CURLUPART_USER, CURLU_URLDECODE);
     ep.password = url_part(u, CURLUPART_PASSWORD, CURLU_URLDECODE);
+    ep.origin = scheme + "://" + ep.host_header;
+    ep.verified_origin = ep.origin + "|v";
     if ((scheme == "http" || scheme == "https") && !ep.host.empty() && !ep.port.empty()) out = std::move(ep);
   }
   curl_url_cleanup(u);
@@ -209,7 +213,9 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
   std::vector<connection*> busy;  // at most max_parallel
   asio::steady_timer sweeper;
   bool sweeping = false;
-  std::unordered_map<std::string, std::optional<endpoint>> parsed;  // by URL; status URLs differ per commit
+  // By URL (status URLs differ per commit); null for an invalid one. Shared, so
+  // a request holds its endpoint without a copy while the cache may be cleared.
+  std::unordered_map<std::string, std::shared_ptr<const endpoint>> parsed;
 
   impl(asio::io_context& i, std::size_t parallel)
       : io(i), max_parallel(std::max<std::size_t>(parallel, 1)), sweeper(i) {}
@@ -258,11 +264,12 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     busy.pop_back();
   }
 
-  const std::optional<endpoint>& endpoint_of(const std::string& url) {
+  std::shared_ptr<const endpoint> endpoint_of(const std::string& url) {
     constexpr std::size_t max_parsed = 1024;
     if (const auto it = parsed.find(url); it != parsed.end()) return it->second;
     if (parsed.size() >= max_parsed) parsed.clear();
-    return parsed.emplace(url, parse(url)).first->second;
+    auto ep = parse(url);
+    return parsed.emplace(url, ep ? std::make_shared<const endpoint>(std::move(*ep)) : nullptr).first->second;
   }
 
   void sweep_later() {
@@ -291,15 +298,18 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<transfer_result> fetch(const transfer_request& r) {
     transfer_result out;
-    const auto ep = endpoint_of(r.url);  // a copy: the cache may be cleared while this waits
+    const auto ep = endpoint_of(r.url);
     if (!ep) {
       co_await asio::post(io, asio::use_awaitable);  // never a callback inside submit
       out.error = "invalid URL";
       co_return out;
     }
     const auto deadline = steady::now() + r.timeout;
-    const std::string origin = std::string(ep->tls ? "https://" : "http://") + ep->host_header + "|" +
-                               (r.tls_verify ? "v" : "-") + r.tls_ca_file.string();
+    // Connections are shared by requests to the same origin with the same TLS settings.
+    std::string other_origin;
+    if (!r.tls_verify || !r.tls_ca_file.empty())
+      other_origin = ep->origin + (r.tls_verify ? "|v" : "|-") + r.tls_ca_file.string();
+    const std::string& origin = other_origin.empty() ? ep->verified_origin : other_origin;
     const std::string wire = message(*ep, r);
     for (bool retried = false;;) {
       std::unique_ptr<connection> c = take_idle(origin);

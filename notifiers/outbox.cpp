@@ -155,9 +155,8 @@ void outbox::restore(std::vector<storage::delivery> pending) {
       ++dropped;
       continue;
     }
-    auto [it, fresh] = entries_.try_emplace(d.id);
-    if (!fresh) continue;
-    it->second.d = std::make_shared<storage::delivery>(std::move(d));
+    const auto it = insert(std::make_shared<storage::delivery>(std::move(d)));
+    if (it == entries_.end()) continue;
     auto& e = it->second;
     auto r = reporters_.find(e.d->reporter);
     if (r == reporters_.end()) {
@@ -194,18 +193,14 @@ void outbox::add(storage::delivery d) {
         superseded_in_flight_.insert(d.key);
       } else {
         log_->debug("outbox: {} superseded by a newer state", old->second.d->summary);
-        store_.remove_delivery(old->first);
+        store_.remove_delivery(old->second.d->id);
         forget(old);
       }
     }
     latest_[d.key] = d.id;
   }
-  auto [it, fresh] = entries_.try_emplace(d.id);
-  if (!fresh) {
-    log_->debug("outbox: {} is already queued", d.summary);
-    return;
-  }
-  it->second.d = std::make_shared<storage::delivery>(std::move(d));
+  const auto it = insert(std::make_shared<storage::delivery>(std::move(d)));
+  if (it == entries_.end()) return;
   it->second.rep = &rep->second;
   ++stats_.added;
   // The writer thread reports commits; one post per batch, not per delivery.
@@ -222,10 +217,21 @@ void outbox::add(storage::delivery d) {
   });
 }
 
+// The entry for a new delivery, or end() when its id is already queued.
+outbox::entry_map::iterator outbox::insert(std::shared_ptr<storage::delivery> d) {
+  auto [it, fresh] = entries_.try_emplace(d->id);  // a view of d->id, which `it` keeps alive
+  if (!fresh) {
+    log_->debug("outbox: {} is already queued", d->summary);
+    return entries_.end();
+  }
+  it->second.d = std::move(d);
+  return it;
+}
+
 // A bounded slice per turn, so a large commit never holds the loop for long.
 void outbox::take_committed() {
   constexpr std::size_t slice = 64;
-  std::vector<std::shared_ptr<const storage::delivery>> done;
+  auto& done = committed_;  // never re-entered: it runs only as a posted task
   bool more = false;
   {
     std::lock_guard lock(inbox_->mutex);
@@ -237,6 +243,7 @@ void outbox::take_committed() {
   }
   const auto now = sched_.now();  // one reading for the slice
   for (const auto& d : done) stored(*d, now);
+  done.clear();
   pump(now);
   if (more) sched_.post([this, alive = alive_] {
       if (*alive) take_committed();

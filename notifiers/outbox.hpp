@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -120,7 +121,10 @@ class outbox {
     std::set<std::tuple<core::time_point, std::uint64_t, entry*>> due;
   };
 
-  using entry_map = std::unordered_map<std::string, entry>;  // references stay put across rehashes
+  // Keyed by a view of the entry's own d->id, which never changes: no copy of
+  // the id per delivery. References stay put across rehashes.
+  using entry_map = std::unordered_map<std::string_view, entry>;
+  entry_map::iterator insert(std::shared_ptr<storage::delivery> d);
   void stored(const storage::delivery& d, core::time_point now);
   void take_committed();
   void make_due(entry& e, core::time_point when);
@@ -152,6 +156,7 @@ class outbox {
     std::deque<std::shared_ptr<const storage::delivery>> stored;  // committed, not yet seen by the loop
   };
   std::shared_ptr<commit_inbox> inbox_ = std::make_shared<commit_inbox>();
+  std::vector<std::shared_ptr<const storage::delivery>> committed_;  // take_committed's slice, kept for reuse
   std::mt19937_64 rng_{std::random_device{}()};
 };
 

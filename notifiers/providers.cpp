@@ -549,7 +549,7 @@ std::vector<planned> plan(const core::reporter_spec& spec, const formatter& fmt,
   return {};
 }
 
-endpoint resolve(const core::reporter_spec& spec, const request& req) {
+endpoint resolve(const core::reporter_spec& spec, request req) {
   endpoint e;
   const std::string& token = spec.token.reveal();
   if (spec.type == reporter_type::mail) {
@@ -569,7 +569,7 @@ endpoint resolve(const core::reporter_spec& spec, const request& req) {
     e.url = join_url(std::move(base), req.path);
   }
 
-  e.headers = req.headers;
+  e.headers = std::move(req.headers);
   // Extra headers come from the spec at attempt time, so a header holding a key
   // never sits in the outbox.
   for (const auto& [name, value] : spec.headers)

@@ -24,6 +24,7 @@ struct endpoint {
   std::vector<std::pair<std::string, std::string>> headers;  // the request's plus auth
   std::string username, password;                           // basic auth / SMTP AUTH; empty: none
 };
-endpoint resolve(const core::reporter_spec& spec, const request& req);
+// Takes the request's headers over: pass an rvalue when it is not needed after.
+endpoint resolve(const core::reporter_spec& spec, request req);
 
 }  // namespace herald::notifiers

@@ -278,24 +278,24 @@ void reporters::send(const core::reporter_spec& spec, const storage::delivery& d
   }
   const bool smtp = spec.type == core::reporter_type::mail;
   transfer_request t;
+  t.body = std::move(req->body);
   if (smtp) {
     t.url = spec.url.reveal();
     t.username = spec.username;
     t.password = spec.token.reveal();
-    t.mail_from = req->mail_from;
-    t.mail_to = req->mail_to;
+    t.mail_from = std::move(req->mail_from);
+    t.mail_to = std::move(req->mail_to);
     t.security = spec.security;
   } else {
-    auto ep = resolve(spec, *req);
+    t.method = std::move(req->method);
+    auto ep = resolve(spec, std::move(*req));  // its path and headers: taken over, not copied
     t.url = std::move(ep.url);
     t.headers = std::move(ep.headers);
     t.username = std::move(ep.username);
     t.password = std::move(ep.password);
-    t.method = req->method;
   }
-  t.body = std::move(req->body);
   t.tls_verify = spec.tls_verify;
-  t.tls_ca_file = spec.tls_ca_file;
+  if (!spec.tls_ca_file.empty()) t.tls_ca_file = spec.tls_ca_file;  // a path's copy parses it
   t.timeout = duration_cast<milliseconds>(spec.timeout);
   auto finish = [this, &spec, smtp, done = std::move(done)](const transfer_result& r) {
     auto outcome = classify(r, smtp, sched_.now());
