@@ -75,8 +75,9 @@ constexpr type_mask webhook_types = bit(reporter_type::slack) | bit(reporter_typ
 constexpr type_mask status_types = bit(reporter_type::github) | bit(reporter_type::gitlab) |
                                    bit(reporter_type::bitbucket_cloud) |
                                    bit(reporter_type::bitbucket_server) | bit(reporter_type::gerrit);
-constexpr type_mask repository_types =
+constexpr type_mask repository_types =  // they need it
     bit(reporter_type::github) | bit(reporter_type::gitlab) | bit(reporter_type::bitbucket_cloud);
+constexpr type_mask repository_allowed = repository_types | bit(reporter_type::bitbucket_server);
 constexpr type_mask room_types = bit(reporter_type::matrix) | bit(reporter_type::telegram) |
                                  bit(reporter_type::zulip) | bit(reporter_type::slack) |
                                  bit(reporter_type::mattermost);
@@ -112,7 +113,7 @@ constexpr reporter_key reporter_key_table[] = {
     {"username", username_types},
     {"headers", http_type},
     // commit statuses
-    {"repository", repository_types},
+    {"repository", repository_allowed},
     {"context", status_types},
     {"gerrit_label", bit(reporter_type::gerrit)},
     {"gerrit_votes", bit(reporter_type::gerrit)},
@@ -1304,6 +1305,9 @@ class reader {
         error(*at, "`" + s.key("repository") + "` must be \"owner/repo\" for github, got " + backticked(*v));
       else if (type == reporter_type::bitbucket_cloud && !valid_slash_path(*v, 2, 2))
         error(*at, "`" + s.key("repository") + "` must be \"workspace/repo\" for bitbucket_cloud, got " +
+                       backticked(*v));
+      else if (type == reporter_type::bitbucket_server && !valid_slash_path(*v, 2, 2))
+        error(*at, "`" + s.key("repository") + "` must be \"PROJECT/repo\" for bitbucket_server, got " +
                        backticked(*v));
       else if (type == reporter_type::gitlab && !std::ranges::all_of(*v, is_ascii_digit) &&
                !valid_slash_path(*v, 2, std::numeric_limits<std::size_t>::max()))

@@ -183,16 +183,18 @@ std::string_view bitbucket_cloud_state(phase p) {
   return "FAILED";
 }
 
-std::string_view bitbucket_server_state(phase p) {
+// The repository's builds resource (Bitbucket 7.4 and later) has CANCELLED; the
+// older build-status API (deprecated since 7.14) does not.
+std::string_view bitbucket_server_state(phase p, bool has_cancelled) {
   if (!p) return "INPROGRESS";
   switch (*p) {
     case result::success:
     case result::warnings:
     case result::skipped: return "SUCCESSFUL";
     case result::retry: return "INPROGRESS";
+    case result::cancelled: return has_cancelled ? "CANCELLED" : "FAILED";
     case result::failure:
-    case result::exception:
-    case result::cancelled: return "FAILED";
+    case result::exception: return "FAILED";
   }
   return "FAILED";
 }
@@ -204,6 +206,8 @@ constexpr std::size_t gitlab_field_max = 255;         // characters: description
 constexpr std::size_t bitbucket_text_max = 255;       // characters: name, description (herald's cap)
 constexpr std::size_t bitbucket_cloud_key_max = 40;
 constexpr std::size_t bitbucket_server_key_max = 255;
+constexpr std::size_t bitbucket_server_field_max = 255;  // characters: every field but url
+constexpr std::size_t bitbucket_server_url_max = 450;    // characters
 constexpr std::size_t gerrit_message_max = 15000;     // bytes; Gerrit's default commentSizeLimit is 16 KiB
 constexpr std::size_t slack_text_max = 40000;         // characters
 constexpr std::size_t mattermost_text_max = 16383;    // characters
@@ -331,19 +335,38 @@ std::vector<planned> plan_bitbucket_cloud(const context& c) {
   return c.make(std::move(req), c.status_key(c.spec.repository, ctx), c.status_summary(state));
 }
 
+// With `repository` ("PROJECT/repo"): the repository's builds resource, which
+// also takes the build number, the branch and the duration. Without it: the
+// server-wide build-status API of older servers.
 std::vector<planned> plan_bitbucket_server(const context& c) {
-  std::string url = !c.r.build_url.empty() ? c.r.build_url : c.r.builder_url;
-  if (c.sha().empty() || url.empty()) return {};  // `url` is required and herald has none without [herald] url
+  // `url` is required, at most 450 characters; herald has none without [herald] url.
+  const auto fits = [](const std::string& u) { return !u.empty() && u.size() <= bitbucket_server_url_max; };
+  const std::string& url = fits(c.r.build_url) ? c.r.build_url : c.r.builder_url;
+  if (c.sha().empty() || url.empty()) return {};
+  const auto repo = split_repository(c.spec.repository);
   std::string ctx = c.status_context();
-  auto state = bitbucket_server_state(phase_of(c.r));
+  auto state = bitbucket_server_state(phase_of(c.r), repo.has_value());
   json body = {{"state", state},
                {"key", bitbucket_key(ctx, bitbucket_server_key_max)},
                {"name", truncate(ctx, bitbucket_text_max, unit::utf16)},
                {"url", url},
                {"description", c.description(bitbucket_text_max)}};
-  auto req = c.json_request("POST", "/rest/build-status/1.0/commits/" + pct(c.sha()), body);
+  std::string path = "/rest/build-status/1.0/commits/" + pct(c.sha());
+  std::string target = host_of(c.spec.url.reveal());
+  if (repo) {
+    path = fmt::format("/rest/api/latest/projects/{}/repos/{}/commits/{}/builds", pct(repo->first), pct(repo->second),
+                       pct(c.sha()));
+    target += "/" + c.spec.repository;
+    body["buildNumber"] = std::to_string(c.r.number);
+    const auto& branch = c.r.request.branch;
+    const std::string ref = branch.empty() || branch.starts_with("refs/") ? branch : "refs/heads/" + branch;
+    if (!ref.empty() && ref.size() <= bitbucket_server_field_max) body["ref"] = ref;  // cut, it would name another
+    if (c.r.started_at && c.r.finished_at)
+      body["duration"] = std::chrono::duration_cast<std::chrono::milliseconds>(*c.r.finished_at - *c.r.started_at).count();
+  }
+  auto req = c.json_request("POST", path, body);
   req.headers.emplace_back("Accept", "application/json");
-  return c.make(std::move(req), c.status_key(host_of(c.spec.url.reveal()), ctx), c.status_summary(state));
+  return c.make(std::move(req), c.status_key(target, ctx), c.status_summary(state));
 }
 
 std::string prop(const report& r, const char* name) {

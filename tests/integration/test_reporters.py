@@ -126,6 +126,8 @@ class TestProviders(ReporterTestCase):
             reporter("bbc", "bitbucket_cloud", url=u + "/bbc", username="ci-bot", token=TOKENS[2],
                      repository="ws/repo"),
             reporter("bbs", "bitbucket_server", url=u + "/bbs", token=TOKENS[3]),
+            reporter("bbsr", "bitbucket_server", url=u + "/bbsr", username="ci-bot", token=TOKENS[3],
+                     repository="PROJ/repo"),
             reporter("gerrit", "gerrit", url=u + "/gerrit", username="ci", token=TOKENS[4]),
             reporter("slack", "slack", url=u + "/slack/T000/B000/XXXX"),
             reporter("mm", "mattermost", url=u + "/mm/hooks/abc"),
@@ -144,9 +146,9 @@ class TestProviders(ReporterTestCase):
         bad = self.force(f"--branch=main --revision={SHA2} --props=gerrit_change=43 fails red", "fails")
         self.wait_finished(bad, "fails")
 
-        # Commit statuses: started (pending) and finished, per build: 5 providers x 2 builds x 2.
+        # Commit statuses: started (pending) and finished, per build: 6 reporters x 2 builds x 2.
         # Chat: 7 x 2 finished; push: 2 x 2.
-        self.http.wait_for(lambda r: True, count=5 * 4 + 7 * 2 + 4, timeout=30)
+        self.http.wait_for(lambda r: True, count=6 * 4 + 7 * 2 + 4, timeout=30)
         time.sleep(0.5)
 
         def one(prefix, pred=lambda r: True):
@@ -194,6 +196,16 @@ class TestProviders(ReporterTestCase):
         self.assertEqual({r.path for r in bbs}, {f"/bbs/rest/build-status/1.0/commits/{SHA}",
                                                    f"/bbs/rest/build-status/1.0/commits/{SHA2}"})
         self.assertEqual(bbs[0].header("Authorization"), f"Bearer {TOKENS[3]}")
+        self.assertEqual([r.json()["state"] for r in bbs if r.path.endswith(SHA2)], ["INPROGRESS", "FAILED"])
+        # ... and with `repository`: POST /rest/api/latest/projects/{project}/repos/{repo}/commits/{sha}/builds
+        bbsr = one("/bbsr/rest/api/latest/projects/PROJ/repos/repo/commits/")
+        self.assertEqual({r.path for r in bbsr},
+                         {f"/bbsr/rest/api/latest/projects/PROJ/repos/repo/commits/{sha}/builds" for sha in (SHA, SHA2)})
+        self.assertTrue(bbsr[0].header("Authorization", "").startswith("Basic "))
+        final = [r.json() for r in bbsr if r.path.endswith(f"{SHA2}/builds")][-1]
+        self.assertEqual((final["state"], final["buildNumber"], final["ref"]), ("FAILED", str(bad), "refs/heads/main"))
+        self.assertIsInstance(final["duration"], int)
+        self.assertEqual(final["url"], f"http://ci.test/#/builders/fails/builds/{bad}")
 
         # Gerrit: POST /a/changes/{change}/revisions/{sha}/review with a label on the final one
         ge = one("/gerrit/a/changes/")

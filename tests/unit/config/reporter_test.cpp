@@ -609,6 +609,15 @@ TEST(ConfigReporter, RepositoryAndRoomShapes) {
             "/srv/h.toml:4:14: `reporter.repository` must be a project id or \"group/project\" for gitlab, "
             "got `project`");
   EXPECT_EQ(parse(forge("gitlab", "12345"), file).reporters.at(0).repository, "12345");
+  // bitbucket_server takes "PROJECT/repo" too, but does not need it.
+  const std::string site = "[herald]\nurl = \"https://ci.example.org/\"\n";
+  const std::string server = "name = \"s\"\ntype = \"bitbucket_server\"\nurl = \"https://git.example.org\"\n"
+                             "token = \"t\"\n";
+  EXPECT_EQ(error(site + reporter(server + "repository = \"a/b/c\"\n")),
+            "/srv/h.toml:8:14: `reporter.repository` must be \"PROJECT/repo\" for bitbucket_server, got `a/b/c`");
+  EXPECT_EQ(parse(site + reporter(server + "repository = \"PROJ/my-repo\"\n"), file).reporters.at(0).repository,
+            "PROJ/my-repo");
+  EXPECT_EQ(parse(site + reporter(server), file).reporters.at(0).repository, "");
   EXPECT_EQ(parse(forge("bitbucket_cloud", "ws/repo.name"), file).reporters.at(0).repository, "ws/repo.name");
 
   auto chat = [](std::string_view type, std::string_view room) {

@@ -74,6 +74,12 @@ planned only(const core::reporter_spec& s, const report& r) {
   return p.front();
 }
 
+// The `state` a commit-status reporter sends for each finished result.
+void expect_finished_states(const core::reporter_spec& s, const std::map<result, std::string>& want) {
+  for (auto [r, state] : want)
+    EXPECT_EQ(json::parse(only(s, sample(report_kind::finished, r)).req.body)["state"], state) << result_word(r);
+}
+
 std::optional<std::string> header(const std::vector<std::pair<std::string, std::string>>& hs, const std::string& name) {
   for (const auto& [n, v] : hs)
     if (n == name) return v;
@@ -179,8 +185,7 @@ TEST(Providers, GithubStateForEveryResult) {
                                         {result::failure, "failure"},  {result::skipped, "success"},
                                         {result::exception, "error"},  {result::retry, "pending"},
                                         {result::cancelled, "error"}};
-  for (auto [r, state] : want)
-    EXPECT_EQ(json::parse(only(s, sample(report_kind::finished, r)).req.body)["state"], state) << result_word(r);
+  expect_finished_states(s, want);
 }
 
 TEST(Providers, GithubContextIsATemplateAndTargetUrlIsOptional) {
@@ -274,8 +279,7 @@ TEST(Providers, GitlabStateForEveryResult) {
                                         {result::failure, "failed"},   {result::skipped, "skipped"},
                                         {result::exception, "failed"}, {result::retry, "pending"},
                                         {result::cancelled, "canceled"}};
-  for (auto [r, state] : want)
-    EXPECT_EQ(json::parse(only(s, sample(report_kind::finished, r)).req.body)["state"], state) << result_word(r);
+  expect_finished_states(s, want);
 }
 
 TEST(Providers, GitlabFieldsKeepTo255Characters) {
@@ -327,8 +331,7 @@ TEST(Providers, BitbucketCloudStateForEveryResult) {
                                         {result::failure, "FAILED"},     {result::skipped, "SUCCESSFUL"},
                                         {result::exception, "FAILED"},   {result::retry, "INPROGRESS"},
                                         {result::cancelled, "STOPPED"}};
-  for (auto [r, state] : want)
-    EXPECT_EQ(json::parse(only(s, sample(report_kind::finished, r)).req.body)["state"], state) << result_word(r);
+  expect_finished_states(s, want);
 }
 
 TEST(Providers, BitbucketCloudLongKeyIsHashedAndUrlFallsBack) {
@@ -372,8 +375,54 @@ TEST(Providers, BitbucketServerStateForEveryResult) {
                                         {result::failure, "FAILED"},     {result::skipped, "SUCCESSFUL"},
                                         {result::exception, "FAILED"},   {result::retry, "INPROGRESS"},
                                         {result::cancelled, "FAILED"}};
-  for (auto [r, state] : want)
-    EXPECT_EQ(json::parse(only(s, sample(report_kind::finished, r)).req.body)["state"], state) << result_word(r);
+  expect_finished_states(s, want);
+}
+
+TEST(Providers, BitbucketServerRepositoryBuildsResource) {
+  auto s = spec_of(reporter_type::bitbucket_server, "https://Bitbucket.Example.COM/bitbucket/");
+  s.repository = "PROJ/my repo";
+  auto p = only(s, sample());
+  EXPECT_EQ(p.req.path, "/rest/api/latest/projects/PROJ/repos/my%20repo/commits/" + sha + "/builds");
+  EXPECT_EQ(p.key, "bitbucket_server:bitbucket.example.com/PROJ/my repo|" + sha + "|herald/linux");
+  EXPECT_EQ(json::parse(p.req.body), json({{"state", "FAILED"},
+                                           {"key", "herald/linux"},
+                                           {"name", "herald/linux"},
+                                           {"url", build_url},
+                                           {"description", "linux #7 failed (new failure) in step compile"},
+                                           {"buildNumber", "7"},
+                                           {"ref", "refs/heads/main"},
+                                           {"duration", 65000}}));
+  EXPECT_EQ(resolve(s, p.req).url,
+            "https://Bitbucket.Example.COM/bitbucket/rest/api/latest/projects/PROJ/repos/my%20repo/commits/" + sha +
+                "/builds");
+  // A started build has no duration yet; a full ref is kept as it is.
+  auto started = sample(report_kind::started);
+  started.request.branch = "refs/tags/v1.0";
+  auto body = json::parse(only(s, started).req.body);
+  EXPECT_EQ(body["state"], "INPROGRESS");
+  EXPECT_EQ(body["ref"], "refs/tags/v1.0");
+  EXPECT_FALSE(body.contains("duration"));
+  // No branch, no ref.
+  auto no_branch = sample();
+  no_branch.request.branch.clear();
+  EXPECT_FALSE(json::parse(only(s, no_branch).req.body).contains("ref"));
+}
+
+TEST(Providers, BitbucketServerRepositoryResourceHasCancelled) {
+  auto s = spec_of(reporter_type::bitbucket_server, "https://bitbucket.example.com");
+  s.repository = "PROJ/repo";
+  std::map<result, std::string> want = {{result::success, "SUCCESSFUL"}, {result::warnings, "SUCCESSFUL"},
+                                        {result::failure, "FAILED"},     {result::skipped, "SUCCESSFUL"},
+                                        {result::exception, "FAILED"},   {result::retry, "INPROGRESS"},
+                                        {result::cancelled, "CANCELLED"}};
+  expect_finished_states(s, want);
+}
+
+TEST(Providers, BitbucketServerLinkFitsItsLimit) {
+  auto s = spec_of(reporter_type::bitbucket_server, "https://bitbucket.example.com");
+  auto r = sample();
+  r.build_url = "http://ci.example.org/#/builders/" + std::string(440, 'x') + "/builds/7";  // over 450
+  EXPECT_EQ(json::parse(only(s, r).req.body)["url"], "http://ci.example.org/#/builders/linux");
 }
 
 TEST(Providers, BitbucketServerNeedsALinkToTheBuild) {
