@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <functional>
@@ -226,13 +228,28 @@ std::string chat_escape(reporter_type t, const std::string& s) {
 
 // ---- facts
 
+// "2024-05-01T12:00:05Z" (UTC, whole seconds). A time_point of nanoseconds
+// spans the years 1677 to 2262, so the year has four digits.
 std::string iso8601(core::time_point t) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+  using namespace std::chrono;
+  const auto secs = floor<seconds>(t);
+  const auto day = floor<days>(secs);
+  const year_month_day ymd(day);
+  const hh_mm_ss hms(secs - day);
+  const int y = static_cast<int>(ymd.year());
+  char text[] = "0000-00-00T00:00:00Z";
+  const auto two = [&](std::size_t at, unsigned v) {
+    text[at] = static_cast<char>('0' + v / 10);
+    text[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  two(0, static_cast<unsigned>(y / 100));
+  two(2, static_cast<unsigned>(y % 100));
+  two(5, static_cast<unsigned>(ymd.month()));
+  two(8, static_cast<unsigned>(ymd.day()));
+  two(11, static_cast<unsigned>(hms.hours().count()));
+  two(14, static_cast<unsigned>(hms.minutes().count()));
+  two(17, static_cast<unsigned>(hms.seconds().count()));
+  return std::string(text, sizeof text - 1);
 }
 
 long long whole_seconds(core::seconds d) {
@@ -480,70 +497,82 @@ std::string default_mail_body(const report& r) {
 // document of map nodes first.
 class json_writer {
  public:
-  explicit json_writer(std::string& out) : out_(out) {}
+  // Appends to `out`, which holds spare room (`expect` bytes to begin with)
+  // until done(): a payload is about a hundred small pieces, each written in place.
+  json_writer(std::string& out, std::size_t expect) : out_(out), size_(out.size()) { out_.resize(size_ + expect); }
+  void done() { out_.resize(size_); }
 
+  // A key from data (a property's name).
   void key(std::string_view k) {
     str(k);
-    out_ += ':';
+    put(':');
     first_ = true;  // the value follows without a comma
+  }
+  // A key of the format itself: a literal with nothing to escape.
+  template <std::size_t N>
+  void name(const char (&k)[N]) {
+    comma();
+    char* p = room(N + 2);  // '"', the N - 1 characters, '"', ':'
+    p[0] = '"';
+    std::memcpy(p + 1, k, N - 1);
+    p[N] = '"';
+    p[N + 1] = ':';
+    first_ = true;
   }
   void str(std::string_view s) {
     comma();
-    bool plain = true;
-    for (char ch : s) {
-      auto c = static_cast<unsigned char>(ch);
+    const auto start = size_;
+    put('"');
+    std::size_t plain_from = 0;  // text since the last escape is copied in one piece
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      // Eight plain characters at a time: most text has nothing to escape.
+      while (i + 8 <= s.size() && plain8(s.data() + i)) i += 8;
+      if (i == s.size()) break;
+      const auto c = static_cast<unsigned char>(s[i]);
       if (c >= 0x80) {  // UTF-8 (or not): nlohmann checks and replaces what is invalid
-        out_ += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+        size_ = start;
+        append(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace));
         return;
       }
-      if (c < 0x20 || c == '"' || c == '\\') plain = false;
-    }
-    out_ += '"';
-    if (plain) {
-      out_ += s;
-    } else {
-      for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-          case '"': out_ += "\\\""; break;
-          case '\\': out_ += "\\\\"; break;
-          case '\b': out_ += "\\b"; break;
-          case '\f': out_ += "\\f"; break;
-          case '\n': out_ += "\\n"; break;
-          case '\r': out_ += "\\r"; break;
-          case '\t': out_ += "\\t"; break;
-          default:
-            if (c < 0x20) {
-              static constexpr char hex[] = "0123456789abcdef";
-              out_ += "\\u00";
-              out_ += hex[c >> 4];
-              out_ += hex[c & 0xF];
-            } else {
-              out_ += ch;
-            }
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      append(s.substr(plain_from, i - plain_from));
+      plain_from = i + 1;
+      switch (c) {
+        case '"': append("\\\""); break;
+        case '\\': append("\\\\"); break;
+        case '\b': append("\\b"); break;
+        case '\f': append("\\f"); break;
+        case '\n': append("\\n"); break;
+        case '\r': append("\\r"); break;
+        case '\t': append("\\t"); break;
+        default: {
+          static constexpr char hex[] = "0123456789abcdef";
+          const char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+          append({u, sizeof u});
         }
       }
     }
-    out_ += '"';
+    append(s.substr(plain_from));
+    put('"');
   }
   void null() {
     comma();
-    out_ += "null";
+    append("null");
   }
   template <typename Int>
   void integer(Int n) {
     comma();
     const fmt::format_int text(n);
-    out_.append(text.data(), text.size());
+    append({text.data(), text.size()});
   }
   void str_or_null(bool present, std::string_view s) { present ? str(s) : null(); }
   void open(char c) {
     comma();
-    out_ += c;
+    put(c);
     first_ = true;
   }
   void close(char c) {
-    out_ += c;
+    put(c);
     first_ = false;
   }
   void strings(const std::vector<std::string>& v) {
@@ -553,100 +582,124 @@ class json_writer {
   }
 
  private:
+  // No byte of the eight is a control character, '"', '\\' or past ASCII.
+  static bool plain8(const char* p) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    const std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;  // bytes < 0x20 (ASCII bytes only)
+    return ((x & highs) | below_space | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\'))) == 0;
+  }
+
+  // Where the next n bytes go.
+  char* room(std::size_t n) {
+    if (size_ + n > out_.size()) [[unlikely]]
+      grow(n);
+    char* at = out_.data() + size_;
+    size_ += n;
+    return at;
+  }
+  [[gnu::noinline]] void grow(std::size_t n) { out_.resize(std::max(2 * out_.size(), size_ + n + 512)); }
+  void put(char c) { *room(1) = c; }
+  void append(std::string_view s) {
+    if (!s.empty()) std::memcpy(room(s.size()), s.data(), s.size());
+  }
   void comma() {
-    if (!first_) out_ += ',';
+    if (!first_) put(',');
     first_ = false;
   }
   std::string& out_;
+  std::size_t size_;  // what is written; out_ is larger until done()
   bool first_ = true;
 };
 
 std::string default_payload(const report& r, const std::string& subject) {
   const bool fin = finished(r);
   std::string out;
-  out.reserve(768 + r.log_excerpt.size() + 128 * r.steps.size());
-  json_writer w(out);
+  json_writer w(out, 1024 + r.log_excerpt.size() + 128 * r.steps.size());
   // In the order of std::map<std::string, ...>, as nlohmann dumps an object.
   w.open('{');
-  w.key("blame");
+  w.name("blame");
   w.strings(r.blame);
-  w.key("branch");
+  w.name("branch");
   w.str(r.request.branch);
-  w.key("build_url");
+  w.name("build_url");
   w.str(r.build_url);
-  w.key("builder");
+  w.name("builder");
   w.str(r.builder);
-  w.key("builder_url");
+  w.name("builder_url");
   w.str(r.builder_url);
-  w.key("codebase");
+  w.name("codebase");
   w.str(r.request.codebase);
-  w.key("duration_seconds");
+  w.name("duration_seconds");
   if (auto dur = build_duration(r)) w.integer(whole_seconds(*dur));
   else w.null();
-  w.key("event");
+  w.name("event");
   w.str(fin ? "build_finished" : "build_started");
-  w.key("failed_step");
+  w.name("failed_step");
   w.str(r.failed_step);
-  w.key("finished");
+  w.name("finished");
   if (r.finished_at) w.str(iso8601(*r.finished_at));
   else w.null();
-  w.key("log_excerpt");
+  w.name("log_excerpt");
   w.str(r.log_excerpt);
-  w.key("number");
+  w.name("number");
   w.integer(r.number);
-  w.key("owner");
+  w.name("owner");
   w.str(r.request.owner);
-  w.key("previous_result");
+  w.name("previous_result");
   w.str_or_null(r.previous.has_value(), r.previous ? core::result_word(*r.previous) : std::string_view());
-  w.key("properties");
+  w.name("properties");
   w.open('{');
   for (const auto& [k, v] : r.request.props) {  // a std::map: already in order
     w.key(k);
     w.str(v);
   }
   w.close('}');
-  w.key("reason");
+  w.name("reason");
   w.str(r.request.reason);
-  w.key("result");
+  w.name("result");
   w.str_or_null(fin, fin ? core::result_word(outcome_of(r)) : std::string_view());
-  w.key("result_text");
+  w.name("result_text");
   w.str_or_null(fin, fin ? core::result_text(outcome_of(r)) : std::string_view());
-  w.key("revision");
+  w.name("revision");
   w.str(r.request.revision);
-  w.key("seq");
+  w.name("seq");
   w.integer(r.seq);
-  w.key("started");
+  w.name("started");
   if (r.started_at) w.str(iso8601(*r.started_at));
   else w.null();
-  w.key("status_detected");
+  w.name("status_detected");
   w.str(r.status_detected);
-  w.key("steps");
+  w.name("steps");
   w.open('[');
   for (const auto& s : r.steps) {
     w.open('{');
-    w.key("duration_seconds");
+    w.name("duration_seconds");
     if (s.duration) w.integer(whole_seconds(*s.duration));
     else w.null();
-    w.key("index");
+    w.name("index");
     w.integer(s.index);
-    w.key("name");
+    w.name("name");
     w.str(s.name);
-    w.key("result");
+    w.name("result");
     w.str_or_null(s.outcome.has_value(), s.outcome ? core::result_word(*s.outcome) : std::string_view());
-    w.key("text");
+    w.name("text");
     w.str(s.text);
     w.close('}');
   }
   w.close(']');
-  w.key("subject");
+  w.name("subject");
   w.str(subject);
-  w.key("tags");
+  w.name("tags");
   w.strings(r.tags);
-  w.key("text");
+  w.name("text");
   w.str(r.text);
-  w.key("title");
+  w.name("title");
   w.str(r.title);
   w.close('}');
+  w.done();
   return out;
 }
 

@@ -218,6 +218,24 @@ TEST(FormatterDefaults, PayloadIsInTheCanonicalDumpForm) {
   EXPECT_EQ(json::parse(p)["steps"], json::array());
 }
 
+// Text is scanned eight bytes at a time: a character to escape, or one past
+// ASCII, is found wherever it sits in (or after) such a block.
+TEST(FormatterDefaults, PayloadEscapesAtEveryPosition) {
+  formatter f(spec_of(reporter_type::http), nullptr);
+  auto r = sample();
+  for (const std::string special : {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", " ", "~", "\xC3\xA9", "\xFF"}) {
+    for (std::size_t at = 0; at <= 20; ++at) {
+      r.text = std::string(at, 'a') + special + std::string(20 - at, 'b');
+      const auto p = f.payload(r);
+      const auto j = json::parse(p);
+      EXPECT_EQ(p, j.dump(-1, ' ', false, json::error_handler_t::replace)) << at;
+      if (special != "\xFF") {  // an invalid byte is replaced
+        EXPECT_EQ(j["text"], r.text) << at;
+      }
+    }
+  }
+}
+
 TEST(FormatterContext, ScalarNames) {
   std::string out = with_body(reporter_type::mail,
                               "{{title}}|{{builder}}|{{number}}|{{result}}|{{result_text}}|{{status_detected}}|"
@@ -230,6 +248,14 @@ TEST(FormatterContext, ScalarNames) {
             "app|forced by alice|alice|alice, bob|fast, unix|compile|http://ci.example.org/#/builders/linux/builds/7|"
             "http://ci.example.org/#/builders/linux|2024-05-01T12:00:00Z|2024-05-01T12:01:05Z|1 min 5 s|"
             "cc -c main.c\nmain.c:3: error: expected ';'");
+}
+
+TEST(FormatterContext, TimesAreUtcInIso8601) {
+  auto r = sample();
+  r.started_at = core::clock::from_time_t(946684799);   // the last second of 1999
+  r.finished_at = core::clock::from_time_t(2147483648) + 999ms;  // past 32-bit time; no rounding up
+  EXPECT_EQ(with_body(reporter_type::mail, "{{started}}|{{finished}}", r), "1999-12-31T23:59:59Z|2038-01-19T03:14:08Z");
+  EXPECT_EQ(json::parse(formatter(spec_of(reporter_type::http), nullptr).payload(r))["finished"], "2038-01-19T03:14:08Z");
 }
 
 TEST(FormatterContext, Lists) {
