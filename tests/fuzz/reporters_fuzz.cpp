@@ -273,7 +273,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!one_line_ok(line)) fail("render() holds CR/LF/NUL", line);
   }
   const std::string payload = fmt.payload(r);
-  if (nlohmann::json::parse(payload, nullptr, false).is_discarded()) fail("payload is not JSON", payload);
+  const auto doc = nlohmann::json::parse(payload, nullptr, false);
+  if (doc.is_discarded()) fail("payload is not JSON", payload);
+  // Receivers may sign or compare the bytes: the default payload, written
+  // without a document, must be exactly what nlohmann's dump() makes of it.
+  if (doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) != payload)
+    fail("payload is not in the canonical dump form", payload);
 
   // ---- 2. the requests
   // Builder names reach a report only from the config, which allows letters, digits,
