@@ -203,7 +203,7 @@ std::string_view bitbucket_server_state(phase p, bool has_cancelled) {
 
 constexpr std::size_t github_description_max = 140;   // characters
 constexpr std::size_t gitlab_field_max = 255;         // characters: description, name, ref, target_url
-constexpr std::size_t bitbucket_text_max = 255;       // characters: name, description (herald's cap)
+constexpr std::size_t bitbucket_text_max = 255;       // characters: name, description (Server's limit, Cloud's cap)
 constexpr std::size_t bitbucket_cloud_key_max = 40;
 constexpr std::size_t bitbucket_server_key_max = 255;
 constexpr std::size_t bitbucket_server_field_max = 255;  // characters: every field but url
@@ -360,8 +360,8 @@ std::vector<planned> plan_bitbucket_server(const context& c) {
     body["buildNumber"] = std::to_string(c.r.number);
     const auto& branch = c.r.request.branch;
     const std::string ref = branch.empty() || branch.starts_with("refs/") ? branch : "refs/heads/" + branch;
-    if (!ref.empty() && ref.size() <= bitbucket_server_field_max) body["ref"] = ref;  // cut, it would name another
-    if (c.r.started_at && c.r.finished_at)
+    if (!ref.empty() && ref.size() <= bitbucket_server_field_max) body["ref"] = ref;  // never cut: that names another
+    if (c.r.started_at && c.r.finished_at && *c.r.finished_at >= *c.r.started_at)  // not across a clock step back
       body["duration"] = std::chrono::duration_cast<std::chrono::milliseconds>(*c.r.finished_at - *c.r.started_at).count();
   }
   auto req = c.json_request("POST", path, body);

@@ -402,10 +402,13 @@ TEST(Providers, BitbucketServerRepositoryBuildsResource) {
   EXPECT_EQ(body["state"], "INPROGRESS");
   EXPECT_EQ(body["ref"], "refs/tags/v1.0");
   EXPECT_FALSE(body.contains("duration"));
-  // No branch, no ref.
+  // No branch, no ref; no duration when the clock stepped back during the build.
   auto no_branch = sample();
   no_branch.request.branch.clear();
-  EXPECT_FALSE(json::parse(only(s, no_branch).req.body).contains("ref"));
+  no_branch.finished_at = *no_branch.started_at - 1s;
+  const auto odd = json::parse(only(s, no_branch).req.body);
+  EXPECT_FALSE(odd.contains("ref"));
+  EXPECT_FALSE(odd.contains("duration"));
 }
 
 TEST(Providers, BitbucketServerRepositoryResourceHasCancelled) {
