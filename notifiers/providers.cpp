@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "notifiers/transfer.hpp"
+
 namespace herald::notifiers {
 namespace {
 
@@ -545,10 +547,6 @@ std::string join_url(std::string base, std::string_view path) {
   return base + std::string(path);
 }
 
-bool header_safe(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char ch) { return ch == '\r' || ch == '\n' || ch == '\0'; });
-}
-
 }  // namespace
 
 std::vector<planned> plan(const core::reporter_spec& spec, const formatter& fmt, const report& r) {
@@ -596,7 +594,7 @@ endpoint resolve(const core::reporter_spec& spec, request req) {
   // Extra headers come from the spec at attempt time, so a header holding a key
   // never sits in the outbox.
   for (const auto& [name, value] : spec.headers)
-    if (!name.empty() && header_safe(name) && header_safe(value.reveal()) && name.find(':') == std::string::npos)
+    if (!name.empty() && is_line_safe(name) && is_line_safe(value.reveal()) && name.find(':') == std::string::npos)
       e.headers.emplace_back(name, value.reveal());
 
   auto basic = [&] {

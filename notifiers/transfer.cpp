@@ -66,11 +66,6 @@ bool is_token(std::string_view s) {
   });
 }
 
-// No CR, LF or NUL: the value goes into a header line or an SMTP command.
-// (Not find_first_of: libstdc++ makes that one memchr call per character.)
-bool is_line_safe(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
 
 // What makes an HTTP request unsendable, before anything reaches the wire;
 // empty when it is fine. Both paths (curl, Beast) check with this.
@@ -492,6 +487,11 @@ void transfer::prepare_tls(const std::string& url, bool verify, const std::files
     boost::asio::post(*i.io, [http = i.http.get(), verify, ca_file] { http->prepare_tls(verify, ca_file); });
   else
     i.http->prepare_tls(verify, ca_file);
+}
+
+// (Not find_first_of: libstdc++ makes that one memchr call per character.)
+bool is_line_safe(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 void transfer::submit(transfer_request r, std::function<void(transfer_result)> done) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,10 @@ struct transfer_result {
   std::map<std::string, std::string> headers;  // response headers, names lower-case
   std::string body;                            // at most max_response_bytes
 };
+
+// No CR, LF or NUL: fit for a header line or an SMTP command. A request with a
+// value that is not is refused by submit().
+bool is_line_safe(std::string_view s);
 
 class transfer {
  public:
