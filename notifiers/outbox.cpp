@@ -96,7 +96,7 @@ attempt_outcome classify(const transfer_result& r, bool smtp, core::time_point n
     if (r.error.empty() && (s == 0 || (s >= 200 && s < 300))) return {k::delivered, {}, {}};
     std::string why = s ? fmt::format("SMTP {}", s) : std::string("SMTP");
     if (!r.error.empty()) why += ": " + r.error;
-    if (s >= 500 && s < 600) return {k::permanent, why, {}};
+    if (r.permanent || (s >= 500 && s < 600)) return {k::permanent, why, {}};
     return {k::retry, why, {}};
   }
   if (s >= 200 && s < 300) return {k::delivered, {}, {}};  // even if the answer was cut short

@@ -117,6 +117,8 @@ struct job {
   bool oversize = false;
   std::size_t read_offset = 0;
   std::string smtp_reply;  // the server's last reply line, for errors
+  bool authenticated = false;  // SMTP: the server accepted AUTH (235)
+  bool unauthenticated = false;  // SMTP: stopped before MAIL because the login was never used
   transfer_result result;
   char errbuf[CURL_ERROR_SIZE] = {};
 
@@ -164,10 +166,22 @@ std::size_t on_smtp_reply(char* data, std::size_t size, std::size_t n, void* use
   auto& j = *static_cast<job*>(user);
   const std::size_t len = size * n;
   const auto line = trim(std::string_view(data, len));
+  if (line.starts_with("235")) j.authenticated = true;  // RFC 4954: AUTH succeeded, whatever the mechanism
   // Only failures: the QUIT reply comes after the one that made the transfer fail.
   if (!line.empty() && (line.front() == '4' || line.front() == '5'))
     j.smtp_reply = std::string(line.substr(0, max_smtp_reply));
   return len;
+}
+
+// Runs once the session is set up (greeting, EHLO, STARTTLS, AUTH), before
+// MAIL FROM. libcurl logs in only when the server offers AUTH, and otherwise
+// goes on without it; with a login configured, herald stops there instead, as
+// Buildbot's mail reporter does. Nothing of the mail has been sent.
+int on_smtp_ready(void* user, char*, char*, int, int) {
+  auto& j = *static_cast<job*>(user);
+  if (j.authenticated) return CURL_PREREQFUNC_OK;
+  j.unauthenticated = true;
+  return CURL_PREREQFUNC_ABORT;
 }
 
 std::size_t on_read(char* buffer, std::size_t size, std::size_t n, void* user) {
@@ -236,6 +250,13 @@ std::string prepare(job& j) {
     curl_easy_setopt(e, CURLOPT_READDATA, &j);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_smtp_reply);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &j);
+    if (!r.username.empty()) {
+      curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_smtp_ready);
+      curl_easy_setopt(e, CURLOPT_PREREQDATA, &j);
+      // A session of its own, so the AUTH reply is this transfer's to see: on a
+      // kept connection it would have gone to an earlier one.
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     return {};
   }
 
@@ -275,6 +296,10 @@ void finish(job& j, CURLcode code) {
   j.result.status = status;
   if (j.oversize) {
     j.result.error = "response larger than " + std::to_string(j.req.max_response_bytes) + " bytes";
+  } else if (j.unauthenticated) {
+    j.result.status = 0;  // the last reply was EHLO's 250, which says nothing of this
+    j.result.error = "the server does not offer AUTH, so the login was never used; no mail was sent";
+    j.result.permanent = true;
   } else if (code != CURLE_OK) {
     std::string error = curl_easy_strerror(code);
     const std::string_view detail = trim(j.errbuf);

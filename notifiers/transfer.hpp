@@ -46,6 +46,7 @@ struct transfer_result {
   std::string error;   // transport failure (refused, timeout, TLS, oversize); empty otherwise
   std::map<std::string, std::string> headers;  // response headers, names lower-case
   std::string body;                            // at most max_response_bytes
+  bool permanent = false;  // herald stopped the transfer for a reason that no retry can change
 };
 
 // No CR, LF or NUL: fit for a header line or an SMTP command. A request with a

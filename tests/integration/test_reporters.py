@@ -555,6 +555,28 @@ class TestMail(ReporterTestCase):
         self.assertTrue(d["auth"])
         self.assertEqual(d["rcpt_tos"], ["dev@example.org"])
 
+    def test_a_login_the_server_does_not_offer_to_use_sends_nothing(self):
+        # aiosmtpd offers AUTH only over TLS, and this session has none.
+        # libcurl alone would then send the mail without the login; herald
+        # dead-letters it and says why.
+        plain = SmtpServer(start=True)
+        self.addCleanup(plain.cleanup)
+        reps = reporter("mail", "mail", url=plain.url, security="none", username="ci", token=TOKENS[9],
+                        **{"from": "ci@example.org"}, to=["dev@example.org"])
+        self.start(reps)
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        deadline = time.time() + 15
+        while f"mail/quick/{n}/finished" not in self.outbox("--dead") and time.time() < deadline:
+            time.sleep(0.2)
+        dead = self.outbox("--dead")
+        self.assertIn(f"mail/quick/{n}/finished", dead)
+        self.assertIn("does not offer AUTH", dead)
+        self.assertEqual(plain.messages(), [])
+        self.assertEqual(self.pending(), 0)
+        self.assert_no_secrets(dead)
+        self.assert_no_secrets(self.herald_log())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -401,6 +401,12 @@ TEST(Classify, SmtpReplies) {
   auto o = classify(perm, true, now);
   EXPECT_EQ(o.what, k::permanent);
   EXPECT_EQ(o.reason, "SMTP 550: RCPT failed");
+  transfer_result stopped;  // herald's own stop: no AUTH for the configured login
+  stopped.error = "no AUTH";
+  stopped.permanent = true;
+  o = classify(stopped, true, now);
+  EXPECT_EQ(o.what, k::permanent);
+  EXPECT_EQ(o.reason, "SMTP: no AUTH");
 }
 
 TEST(Backoff, DoublesUpToTheCapWithJitter) {

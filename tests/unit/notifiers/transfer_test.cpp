@@ -453,9 +453,11 @@ transfer_request mail(std::string url, core::smtp_security security = core::smtp
   return r;
 }
 
-// A scripted SMTP peer: EHLO, then MAIL answered with `mail_reply`.
-test_server smtp_script(std::string mail_reply) {
-  return test_server("220 test ESMTP", [mail_reply, data = false](const std::string& line) mutable -> std::string {
+// A scripted SMTP peer: EHLO (offering AUTH PLAIN when `auth_reply` is set;
+// the login is answered with it), then MAIL answered with `mail_reply`.
+test_server smtp_script(std::string mail_reply, std::string auth_reply = {}) {
+  return test_server("220 test ESMTP", [mail_reply, auth_reply, data = false,
+                                        authing = false](const std::string& line) mutable -> std::string {
     if (data) {
       if (line == ".") {
         data = false;
@@ -463,7 +465,16 @@ test_server smtp_script(std::string mail_reply) {
       }
       return "";
     }
-    if (line.starts_with("EHLO") || line.starts_with("HELO")) return "250 test";
+    if (authing) {  // the credentials, base64
+      authing = false;
+      return auth_reply;
+    }
+    if (line.starts_with("EHLO") || line.starts_with("HELO"))
+      return auth_reply.empty() ? "250 test" : "250-test\r\n250 AUTH PLAIN";
+    if (!auth_reply.empty() && line == "AUTH PLAIN") {
+      authing = true;
+      return "334 ";
+    }
     if (line.starts_with("MAIL FROM")) return mail_reply;
     if (line.starts_with("RCPT TO")) return "250 ok";
     if (line == "DATA") {
@@ -493,6 +504,45 @@ TEST(Transfer, SmtpScriptedDeliveryAndRejection) {
     EXPECT_NE(res.error.find("550"), std::string::npos) << res.error;
     EXPECT_NE(res.error.find("sender rejected"), std::string::npos) << res.error;
     EXPECT_EQ(server.received().find("DATA"), std::string::npos);
+  }
+}
+
+TEST(Transfer, SmtpLoginIsUsedOrNothingIsSent) {
+  auto with_login = [](std::uint16_t port) {
+    auto r = mail("smtp://127.0.0.1:" + std::to_string(port));
+    r.username = "ci";
+    r.password = "s3cret-pw";
+    return r;
+  };
+  {  // offered and accepted: sent
+    auto server = smtp_script("250 ok", "235 2.7.0 Authentication successful");
+    const auto res = run(with_login(server.port()));
+    EXPECT_EQ(res.error, "");
+    EXPECT_FALSE(res.permanent);
+    const auto got = server.received();
+    EXPECT_NE(got.find("AUTH PLAIN"), std::string::npos) << got;
+    EXPECT_NE(got.find("\r\n.\r\n"), std::string::npos) << got;
+  }
+  {  // not offered: libcurl would send without it; herald stops before MAIL
+    auto server = smtp_script("250 ok");
+    const auto res = run(with_login(server.port()));
+    EXPECT_TRUE(res.permanent);
+    EXPECT_NE(res.error.find("does not offer AUTH"), std::string::npos) << res.error;
+    EXPECT_EQ(res.error.find("s3cret-pw"), std::string::npos);
+    const auto got = server.received();
+    EXPECT_NE(got.find("EHLO"), std::string::npos) << got;
+    EXPECT_EQ(got.find("MAIL FROM"), std::string::npos) << got;
+  }
+  {  // refused: an error, and nothing sent either
+    auto server = smtp_script("250 ok", "535 5.7.8 bad credentials");
+    const auto res = run(with_login(server.port()));
+    EXPECT_FALSE(res.error.empty());
+    EXPECT_EQ(server.received().find("MAIL FROM"), std::string::npos);
+  }
+  {  // no login configured: no AUTH needed
+    auto server = smtp_script("250 ok");
+    const auto res = run(mail("smtp://127.0.0.1:" + std::to_string(server.port())));
+    EXPECT_EQ(res.error, "");
   }
 }
 
