@@ -414,6 +414,7 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     }
     error_code ignored;
     c->socket.set_option(tcp::no_delay(true), ignored);
+    c->socket.non_blocking(true, ignored);  // exchange() writes without waiting
     if (!ep.tls) co_return c;
 
     auto& s = c->tls.emplace(c->socket, *ctx);
@@ -475,10 +476,17 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     };
 
     error_code wec;
-    if (c.tls)
+    if (c.tls) {
       std::tie(wec, std::ignore) = co_await asio::async_write(*c.tls, asio::buffer(wire), use_tuple);
-    else
-      std::tie(wec, std::ignore) = co_await asio::async_write(c.socket, asio::buffer(wire), use_tuple);
+    } else {
+      // Mostly the whole request fits the socket's empty send buffer. Written
+      // here (the socket is non-blocking), it goes without the loop pass that
+      // async_write takes to complete even when its first send writes it all.
+      const std::size_t sent = c.socket.write_some(asio::buffer(wire), wec);
+      if (wec == asio::error::would_block || wec == asio::error::try_again) wec = {};
+      if (!wec && sent < wire.size())
+        std::tie(wec, std::ignore) = co_await asio::async_write(c.socket, asio::buffer(wire) + sent, use_tuple);
+    }
     if (closed) co_return x;
     if (wec) {
       if (c.expired)

@@ -82,6 +82,22 @@ TEST(Transfer, PostBodyAndHeadersArriveExactly) {
   EXPECT_EQ(reqs[0].header("authorization"), std::nullopt);
 }
 
+TEST(Transfer, BodyLargerThanTheSendBufferArrivesWhole) {
+  // Far more than a socket takes at once: the first write is partial, and the
+  // rest is written as the peer reads.
+  test_server server([](const http_request&) { return http_reply::with(200, "ok"); });
+  std::string body(24 << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  auto r = post(server.url("/big"), body);
+  r.timeout = 30s;
+  const auto res = run(r);
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.status, 200);
+  const auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_TRUE(reqs[0].body == body) << reqs[0].body.size() << " bytes arrived";
+}
+
 TEST(Transfer, MethodsPutGetDelete) {
   test_server server([](const http_request&) { return http_reply::with(204); });
   auto put = post(server.url("/a"), "data");
