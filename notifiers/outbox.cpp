@@ -336,6 +336,7 @@ void outbox::finished(entry& e, const attempt_outcome& o) {
     else
       log_->debug("outbox: {} delivered", d.summary);
     store_.remove_delivery(d.id);
+    if (!d.key.empty()) store_.remove_superseded(d.key, d.seq);
     forget(e);
   } else if (o.what == k::permanent) {
     kill(e, o.reason);

@@ -72,6 +72,10 @@ constexpr const char* migrations[] = {
       created INTEGER NOT NULL, next_attempt INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '',
       dead INTEGER NOT NULL DEFAULT 0, dead_at INTEGER);
     )sql",
+    // Status deliveries by key, for remove_superseded (only the rows with a key).
+    R"sql(
+    CREATE INDEX deliveries_by_key ON deliveries (key, seq) WHERE key <> '';
+    )sql",
 };
 
 std::int64_t to_ms(core::time_point t) {
@@ -336,6 +340,16 @@ class sqlite_store final : public store {
     enqueue([id](sqlite_store& s) {
       auto& q = s.statement(s.del_delivery_, "DELETE FROM deliveries WHERE id = ?");
       q.bind(1, id);
+      q.exec();
+    });
+  }
+
+  void remove_superseded(const std::string& key, std::uint64_t seq) override {
+    enqueue([key, seq](sqlite_store& s) {
+      // `key <> ''` lets SQLite use the partial index deliveries_by_key.
+      auto& q = s.statement(s.del_superseded_, "DELETE FROM deliveries WHERE key = ? AND key <> '' AND seq < ?");
+      q.bind(1, key);
+      q.bind(2, static_cast<std::int64_t>(seq));
       q.exec();
     });
   }
@@ -609,7 +623,7 @@ class sqlite_store final : public store {
   SQLite::Database db_;
   std::mutex db_mutex_;
   std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_, ins_chat_, del_chat_,
-      ins_delivery_, upd_delivery_, del_delivery_;
+      ins_delivery_, upd_delivery_, del_delivery_, del_superseded_;
   std::vector<std::function<void()>> after_commit_;  // writer thread only
 
   std::mutex queue_mutex_;

@@ -91,6 +91,9 @@ class store {
   virtual void update_delivery(const std::string& id, int attempts, core::time_point next_attempt,
                                const std::string& last_error) = 0;
   virtual void remove_delivery(const std::string& id) = 0;
+  // A state for a status key was delivered: every older one for that key goes,
+  // dead letters included, so that none can be revived over it.
+  virtual void remove_superseded(const std::string& key, std::uint64_t seq) = 0;
   virtual void dead_letter(const std::string& id, int attempts, const std::string& reason) = 0;
   // Moves dead letters (all when `id` is empty) back to pending; returns how many.
   virtual std::size_t revive(const std::string& id) = 0;

@@ -209,6 +209,25 @@ TEST(Outbox, NewerStateWaitsForTheOneInFlight) {
   EXPECT_EQ(f.attempts.size(), 2u);
 }
 
+TEST(Outbox, ADeadOlderStateCannotBeRevivedOverADeliveredNewerOne) {
+  fixture f;
+  f.add("pending", 1, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  f.answer(0, {k::permanent, "HTTP 422: no commit found", {}});
+  ASSERT_EQ(f.ids(true), std::vector<std::string>{"pending"});
+  f.add("success", 2, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  f.answer(1, {k::delivered, {}, {}});
+  f.store->flush();
+  EXPECT_TRUE(f.ids(true).empty());
+  EXPECT_EQ(f.store->revive(""), 0u);
+  f.reopen();
+  f.box->restore(f.store->deliveries(false));
+  f.loop.settle(*f.store);
+  EXPECT_EQ(f.attempts.size(), 2u);  // the stale "pending" is never sent after "success"
+}
+
 TEST(Outbox, RestartResendsWhatWasPendingOnceKeepingTheNewestState) {
   fixture f;
   f.add("a", 1);
