@@ -29,6 +29,8 @@ using json = nlohmann::json;
 
 // ---- text hygiene
 
+bool is_high_byte(char c) { return static_cast<unsigned char>(c) >= 0x80; }  // past ASCII: UTF-8, or not
+
 // Invalid UTF-8 (stray bytes, overlong forms, surrogates, > U+10FFFF) becomes U+FFFD.
 std::string valid_utf8(std::string_view s) {
   std::string out;
@@ -652,9 +654,24 @@ std::string default_payload(const report& r, const std::string& subject) {
   w.str_or_null(r.previous.has_value(), r.previous ? core::result_word(*r.previous) : std::string_view());
   w.name("properties");
   w.open('{');
-  for (const auto& [k, v] : r.request.props) {  // a std::map: already in order
-    w.key(k);
-    w.str(v);
+  const auto& props = r.request.props;
+  if (std::ranges::none_of(props, [](const auto& p) { return std::ranges::any_of(p.first, is_high_byte); })) {
+    for (const auto& [k, v] : props) {  // a std::map: already in order
+      w.key(k);
+      w.str(v);
+    }
+  } else {
+    // Names that are not valid UTF-8 go out with U+FFFD, which can change
+    // their order or make two of them one: the order is the written names',
+    // and of two that became one the first (in byte order) is kept.
+    std::map<std::string, const std::string*> written;
+    for (const auto& [k, v] : props)
+      written.try_emplace(json::parse(json(k).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>(),
+                          &v);
+    for (const auto& [k, v] : written) {
+      w.key(k);
+      w.str(*v);
+    }
   }
   w.close('}');
   w.name("reason");

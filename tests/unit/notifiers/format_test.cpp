@@ -236,6 +236,23 @@ TEST(FormatterDefaults, PayloadEscapesAtEveryPosition) {
   }
 }
 
+TEST(FormatterDefaults, PayloadPropertyNamesAreUniqueAndInOrderOnceMadeValid) {
+  formatter f(spec_of(reporter_type::http), nullptr);
+  auto r = sample();
+  // Latin-1 names from a chat client: both become "caf\uFFFD". A lone lead
+  // byte sorts before "é" as bytes, and after it as U+FFFD.
+  r.request.props = {{"caf\xE9", "1"}, {"caf\xE8", "2"}, {"\xC3", "3"}, {"\xC3\xA9", "4"}, {"plain", "5"}};
+  const auto p = f.payload(r);
+  const auto j = json::parse(p);
+  EXPECT_EQ(p, j.dump(-1, ' ', false, json::error_handler_t::replace));
+  const auto& props = j["properties"];
+  EXPECT_EQ(props.size(), 4u);
+  EXPECT_EQ(props["caf\xEF\xBF\xBD"], "2");  // of the two, the first in byte order ("caf\xE8")
+  EXPECT_EQ(props["\xEF\xBF\xBD"], "3");
+  EXPECT_EQ(props["\xC3\xA9"], "4");
+  EXPECT_EQ(props["plain"], "5");
+}
+
 TEST(FormatterContext, ScalarNames) {
   std::string out = with_body(reporter_type::mail,
                               "{{title}}|{{builder}}|{{number}}|{{result}}|{{result_text}}|{{status_detected}}|"
