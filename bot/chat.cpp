@@ -71,7 +71,7 @@ void chat::save(const contact_entry& e) {
   if (e.muted) j["muted"] = true;
   if (e.joined) j["joined"] = *e.joined;
   if (!e.channel_key.empty()) j["key"] = e.channel_key;
-  persist_(e.who.key(), j.dump());
+  persist_(e.who.key(), j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));  // never throws on bytes
 }
 
 std::optional<std::string> chat::addressed_to(std::string_view nick, std::string_view text) {

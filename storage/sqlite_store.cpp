@@ -92,7 +92,10 @@ std::optional<core::result> opt_result(const SQLite::Column& c) {
   return static_cast<core::result>(c.getInt());
 }
 
-std::string props_json(const core::properties& p) { return nlohmann::json(p).dump(); }
+// JSON holds only valid UTF-8: anything else (a Latin-1 chat client's text)
+// is stored as U+FFFD rather than make the whole write fail.
+std::string json_text(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string props_json(const core::properties& p) { return json_text(nlohmann::json(p)); }
 core::properties props_from(const std::string& s) {
   auto j = nlohmann::json::parse(s, nullptr, false);
   if (!j.is_object()) return {};
@@ -519,7 +522,7 @@ class sqlite_store final : public store {
     q.bind(3, kind);
     q.bind(4, h.builder);
     q.bind(5, h.number);
-    q.bind(6, data.dump());
+    q.bind(6, json_text(data));
     q.exec();
   }
 

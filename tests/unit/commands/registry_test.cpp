@@ -202,6 +202,14 @@ TEST(ChannelCommands, JoinAndLeaveAreDangerousAndRemembered) {
   EXPECT_EQ(h.say("alice", "herald: join ops"), (lines{"`ops` is not a channel name."}));
 }
 
+TEST(ChannelCommands, AKeyThatIsNotUtf8IsStillRemembered) {
+  command_harness h;
+  h.cfg.authz.commands["join"] = {"alice"};
+  EXPECT_EQ(h.say("alice", "herald: join #ops s\xE9same"), (lines{"Joining #ops."}));  // Latin-1
+  ASSERT_FALSE(h.persisted.empty());
+  EXPECT_EQ(h.persisted.back().second, "{\"events\":[],\"joined\":true,\"key\":\"s\xEF\xBF\xBDsame\"}");
+}
+
 TEST(ChannelCommands, RestoreReplaysJoinsAndLeaves) {
   command_harness h;
   h.chat.restore({{"irc:#ops", R"({"events":["failure"],"joined":true,"key":"k"})"},

@@ -101,6 +101,34 @@ TEST(SqliteStore, SurvivesReopen) {
   EXPECT_EQ(b2->request.branch, "dev");
 }
 
+TEST(SqliteStore, TextThatIsNotUtf8IsKeptNotLost) {
+  // A Latin-1 chat client's reason, property and branch: no write may fail on them.
+  temp_db db;
+  {
+    auto s = db.open();
+    auto rq = with_header<core::build_requested>("a", 1, 1);
+    rq.request.builder = "a";
+    rq.request.branch = "caf\xE9";
+    rq.request.reason = "force by b\xF6" "b";
+    rq.request.props = {{"x", "na\xEF" "ve"}};
+    s->record(rq);
+    s->record(with_header<core::build_started>("a", 1, 2));
+    auto f = with_header<core::build_finished>("a", 1, 3);
+    f.outcome = core::result::success;
+    f.text = "\xFF";
+    s->record(f);
+    s->flush();
+  }
+  auto s = db.open();
+  EXPECT_EQ(s->last_seq(), 3u);  // every event recorded
+  auto b = s->load_build("a", 1);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->outcome, core::result::success);
+  EXPECT_EQ(b->request.branch, "caf\xE9");
+  EXPECT_EQ(b->request.reason, "force by b\xF6" "b");
+  EXPECT_EQ(b->request.props.at("x"), "na\xEF\xBF\xBD" "ve");  // properties are JSON: U+FFFD
+}
+
 TEST(SqliteStore, ChatOutboxKeepsUnconfirmedInOrder) {
   temp_db db;
   {
@@ -255,6 +283,32 @@ TEST(SqliteStore, DeliveriesSurviveReopenUntilRemovedOrDead) {
   EXPECT_EQ(s->revive(""), 1u);
   EXPECT_EQ(s->deliveries(false).size(), 2u);
   EXPECT_TRUE(s->deliveries(true).empty());
+}
+
+TEST(SqliteStore, ADeliveredStateRemovesTheOlderOnesOfItsKeyDeadOrNot) {
+  temp_db db;
+  auto s = db.open();
+  auto other_key = make_delivery("other", 1);
+  other_key.key = "github:o/r|def|herald/linux";
+  auto no_key = make_delivery("plain", 1);
+  no_key.key.clear();
+  for (auto d : {make_delivery("pending", 1), make_delivery("running", 2), make_delivery("success", 3),
+                 make_delivery("newer", 4), other_key, no_key})
+    s->add_delivery(std::make_shared<delivery>(d), nullptr);
+  s->dead_letter("pending", 1, "HTTP 422: no commit found");
+  s->remove_superseded("github:o/r|abc|herald/linux", 3);
+  s->flush();
+  std::vector<std::string> left;
+  for (const auto& d : s->deliveries(false)) left.push_back(d.id);
+  EXPECT_EQ(left, (std::vector<std::string>{"success", "newer", "other", "plain"}));
+  EXPECT_TRUE(s->deliveries(true).empty());  // nothing left to revive over "success"
+
+  // The lookup takes the partial index, not a scan of every delivery.
+  SQLite::Database raw((db.dir / "herald.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement plan(raw, "EXPLAIN QUERY PLAN DELETE FROM deliveries WHERE key = ? AND key <> '' AND seq < ?");
+  std::string detail;
+  while (plan.executeStep()) detail += plan.getColumn(3).getString() + "\n";
+  EXPECT_NE(detail.find("deliveries_by_key"), std::string::npos) << detail;
 }
 
 TEST(GroupCommit, WindowGrowsWhileBatchesAreBusyAndFallsBackAtOnce) {
