@@ -56,6 +56,23 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
                                  *transfers, sched, log);
   auto reporters_sub = feed.subscribe([&](const core::event& e) { reporters.on_event(e); });
   outbox.restore(store->deliveries(false));
+  // Dead letters revived by `herald outbox --revive` while herald runs are
+  // taken up within seconds; the look runs on the writer thread.
+  asio::steady_timer revived_timer(io);
+  std::function<void()> look_for_revived = [&] {
+    revived_timer.expires_after(std::chrono::seconds(2));
+    revived_timer.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      store->take_revived([&sched, &outbox, &log](std::vector<storage::delivery> revived) {
+        sched.post([&outbox, &log, revived = std::move(revived)]() mutable {
+          log->info("outbox: {} revived dead letter(s) queued again", revived.size());
+          for (auto& d : revived) outbox.add(std::move(d));
+        });
+      });
+      look_for_revived();
+    });
+  };
+  if (!cfg.reporters.empty()) look_for_revived();
 
   bot::irc::client irc(io, cfg.irc, log);
   bool account_rules = false;
@@ -155,7 +172,8 @@ int show_outbox(const config::config& cfg, bool dead, const std::string& revive)
   auto store = storage::open_sqlite(file, log);
   if (!revive.empty()) {
     auto n = store->revive(revive == "all" ? std::string() : revive);
-    std::cout << n << " dead letter(s) queued again; a running herald sends them after its next start\n";
+    std::cout << n << " dead letter(s) queued again: a running herald sends them within seconds, "
+                      "a stopped one after its next start\n";
     if (n == 0 && revive != "all") return 1;
     return 0;
   }

@@ -280,11 +280,16 @@ class sqlite_store final : public store {
 
   std::vector<delivery> deliveries(bool dead) override {
     std::lock_guard lock(db_mutex_);
+    // Pending: revived ones too, which a running herald has not taken yet.
+    return dead ? load_deliveries("dead = 1 ORDER BY dead_at DESC, rowid DESC", true)
+                : load_deliveries("dead <> 1 ORDER BY created, rowid", false);
+  }
+
+  // With db_mutex_ held.
+  std::vector<delivery> load_deliveries(const std::string& where, bool dead) {
     std::vector<delivery> out;
-    SQLite::Statement q(db_, dead ? "SELECT id, reporter, key, seq, request, summary, attempts, created, next_attempt, "
-                                    "last_error FROM deliveries WHERE dead = 1 ORDER BY dead_at DESC, rowid DESC"
-                                  : "SELECT id, reporter, key, seq, request, summary, attempts, created, next_attempt, "
-                                    "last_error FROM deliveries WHERE dead = 0 ORDER BY created, rowid");
+    SQLite::Statement q(db_, "SELECT id, reporter, key, seq, request, summary, attempts, created, next_attempt, "
+                             "last_error FROM deliveries WHERE " + where);
     while (q.executeStep()) {
       delivery d;
       d.id = q.getColumn(0).getString();
@@ -369,15 +374,24 @@ class sqlite_store final : public store {
     });
   }
 
+  // deliveries.dead: 0 pending, 1 a dead letter, 2 revived by another process
+  // and not yet taken by a running herald (3 only inside check_revived).
   std::size_t revive(const std::string& id) override {
     std::lock_guard lock(db_mutex_);
-    SQLite::Statement q(db_, id.empty() ? "UPDATE deliveries SET dead = 0, dead_at = NULL, attempts = 0, next_attempt = ? "
+    SQLite::Statement q(db_, id.empty() ? "UPDATE deliveries SET dead = 2, dead_at = NULL, attempts = 0, next_attempt = ? "
                                           "WHERE dead = 1"
-                                        : "UPDATE deliveries SET dead = 0, dead_at = NULL, attempts = 0, next_attempt = ? "
+                                        : "UPDATE deliveries SET dead = 2, dead_at = NULL, attempts = 0, next_attempt = ? "
                                           "WHERE dead = 1 AND id = ?");
     q.bind(1, to_ms(core::clock::now()));
     if (!id.empty()) q.bind(2, id);
     return static_cast<std::size_t>(q.exec());
+  }
+
+  void take_revived(std::function<void(std::vector<delivery>)> found) override {
+    // The look itself comes after the batch's commit, in a transaction of its
+    // own (check_revived): it reads before it writes, which inside the batch
+    // could find its snapshot stale and fail the batch's later writes.
+    enqueue([found = std::move(found)](sqlite_store& s) mutable { s.revived_found_ = std::move(found); });
   }
 
   std::vector<chat_message> chat_outbox() override {
@@ -508,11 +522,42 @@ class sqlite_store final : public store {
           log_->error("storage commit failed: {}", ex.what());
         }
         committed.swap(after_commit_);
+        if (revived_found_) {
+          auto revived = check_revived();
+          if (!revived.empty())  // first: a flush() queued after take_revived returns after `found`
+            committed.insert(committed.begin(), [found = std::move(revived_found_), revived = std::move(revived)]() mutable {
+              found(std::move(revived));
+            });
+          revived_found_ = nullptr;
+        }
       }
       // Callers wait for their write to be durable; they are told even when the
       // commit failed (logged above), so nothing stalls behind a broken disk.
       for (auto& f : committed) f();
     }
+  }
+
+  // Writer thread, db_mutex_ held, no transaction open. What take_revived finds.
+  std::vector<delivery> check_revived() {
+    std::vector<delivery> out;
+    try {
+      // Outside a transaction: no snapshot is kept. It changes when another
+      // connection commits; this one's own writes leave it as it is.
+      const auto version = db_.execAndGet("PRAGMA data_version").getInt64();
+      if (version == data_version_) return out;
+      SQLite::Transaction t(db_);
+      // A write first, so the transaction starts from the newest snapshot.
+      if (db_.exec("UPDATE deliveries SET dead = 3 WHERE dead = 2") > 0) {
+        out = load_deliveries("dead = 3 ORDER BY created, rowid", false);
+        db_.exec("UPDATE deliveries SET dead = 0 WHERE dead = 3");
+      }
+      t.commit();
+      data_version_ = version;  // the next look finds what came after the one above
+    } catch (const std::exception& ex) {
+      log_->error("storage: looking for revived deliveries failed: {}", ex.what());
+      out.clear();  // the next look tries again
+    }
+    return out;
   }
 
   void add_event(const core::event_header& h, const char* kind, const nlohmann::json& data) {
@@ -628,6 +673,8 @@ class sqlite_store final : public store {
   std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_, ins_chat_, del_chat_,
       ins_delivery_, upd_delivery_, del_delivery_, del_superseded_;
   std::vector<std::function<void()>> after_commit_;  // writer thread only
+  std::int64_t data_version_ = -1;  // check_revived's last look (writer thread); -1: none yet
+  std::function<void(std::vector<delivery>)> revived_found_;  // writer thread: a look is asked for
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

@@ -96,7 +96,15 @@ class store {
   virtual void remove_superseded(const std::string& key, std::uint64_t seq) = 0;
   virtual void dead_letter(const std::string& id, int attempts, const std::string& reason) = 0;
   // Moves dead letters (all when `id` is empty) back to pending; returns how many.
+  // A herald running on the same database takes them up (take_revived); one
+  // that is not finds them pending at its next start.
   virtual std::size_t revive(const std::string& id) = 0;
+  // Deliveries revived by another process (`herald outbox --revive`) since the
+  // last call: queued as a write, they become plain pending deliveries, and
+  // `found` gets them on the writer thread after the commit (it is not called
+  // when there are none). Cheap while the database is unchanged (SQLite's
+  // data_version); the first call looks in any case.
+  virtual void take_revived(std::function<void(std::vector<delivery>)> found) = 0;
   // Blocks until every queued write is committed.
   virtual void flush() = 0;
 };

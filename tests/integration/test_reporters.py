@@ -102,6 +102,15 @@ class ReporterTestCase(HeraldTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         return out.stdout
 
+    def wait_dead(self, text, timeout=15):
+        """`herald outbox --dead` once it shows `text` (or at the timeout)."""
+        deadline = time.time() + timeout
+        dead = self.outbox("--dead")
+        while text not in dead and time.time() < deadline:
+            time.sleep(0.2)
+            dead = self.outbox("--dead")
+        return dead
+
     def pending(self):
         last = self.outbox().strip().splitlines()[-1]
         return int(last.split()[0])
@@ -311,16 +320,29 @@ class TestDelivery(ReporterTestCase):
         start_herald_and_wait(self.herald, self.client)
         self.http.wait_for(lambda r: r.path == "/gone" and r.mode == "ok", count=1)
 
+    def test_a_dead_letter_revived_while_herald_runs_is_sent_without_a_restart(self):
+        self.http.set_mode("status", prefix="/later", status=404, body="no hook yet")
+        self.start(self.push("later", "/later"))
+        n = self.force("quick", "quick")
+        self.wait_finished(n, "quick")
+        self.http.wait_for(lambda r: r.path == "/later", count=1)
+        self.assertIn(f"later/quick/{n}/finished", self.wait_dead(f"later/quick/{n}/finished"))
+        self.http.reset_modes()  # the receiver is fixed
+        self.assertIn("1 dead letter(s) queued again", self.outbox("--revive", f"later/quick/{n}/finished"))
+        got = self.http.wait_for(lambda r: r.path == "/later" and r.mode == "ok", count=1, timeout=15)
+        self.assertEqual(got[0].header("Idempotency-Key"), f"later/quick/{n}/finished")
+        self.http.no_request_within(3.0, lambda r: r.path == "/later" and r.mode == "ok")  # once
+        self.assertEqual(self.pending(), 0)
+        self.assertEqual(self.outbox("--dead").strip(), "0 dead letter(s)")
+        self.assertIn("1 revived dead letter(s) queued again", self.herald_log())
+
     def test_a_credential_echoed_by_the_peer_is_not_logged(self):
         self.http.set_mode("status", prefix="/echo", status=401, body=f"bad credentials: Bearer {TOKENS[8]}")
         self.start(self.push("echo", "/echo"))
         n = self.force("quick", "quick")
         self.wait_finished(n, "quick")
         self.http.wait_for(lambda r: r.path == "/echo", count=1)
-        deadline = time.time() + 10
-        while "echo/quick" not in self.outbox("--dead") and time.time() < deadline:
-            time.sleep(0.2)
-        dead = self.outbox("--dead")
+        dead = self.wait_dead("echo/quick")
         self.assertIn("HTTP 401: bad credentials: Bearer ***", dead)
         self.assert_no_secrets(dead)
         self.assert_no_secrets(self.herald_log())
@@ -566,10 +588,7 @@ class TestMail(ReporterTestCase):
         self.start(reps)
         n = self.force("quick", "quick")
         self.wait_finished(n, "quick")
-        deadline = time.time() + 15
-        while f"mail/quick/{n}/finished" not in self.outbox("--dead") and time.time() < deadline:
-            time.sleep(0.2)
-        dead = self.outbox("--dead")
+        dead = self.wait_dead(f"mail/quick/{n}/finished")
         self.assertIn(f"mail/quick/{n}/finished", dead)
         self.assertIn("does not offer AUTH", dead)
         self.assertEqual(plain.messages(), [])

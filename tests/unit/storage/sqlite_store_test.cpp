@@ -311,6 +311,65 @@ TEST(SqliteStore, ADeliveredStateRemovesTheOlderOnesOfItsKeyDeadOrNot) {
   EXPECT_NE(detail.find("deliveries_by_key"), std::string::npos) << detail;
 }
 
+TEST(SqliteStore, DeadLettersRevivedByAnotherProcessAreTakenOnce) {
+  temp_db db;
+  auto service = db.open();
+  for (const char* id : {"a", "b", "c"}) {
+    auto d = make_delivery(id, 1);
+    d.key.clear();
+    service->add_delivery(std::make_shared<delivery>(d), nullptr);
+  }
+  service->dead_letter("a", 3, "HTTP 404");
+  service->dead_letter("b", 3, "HTTP 404");
+  service->flush();
+  std::vector<std::vector<std::string>> taken;
+  const auto look = [&] {
+    service->take_revived([&](std::vector<delivery> revived) {
+      std::vector<std::string> ids;
+      for (const auto& d : revived) ids.push_back(d.id + (d.dead ? " dead" : "") + " " + std::to_string(d.attempts));
+      taken.push_back(ids);
+    });
+    service->flush();
+  };
+  look();  // the first look finds nothing to take
+  EXPECT_TRUE(taken.empty());
+
+  auto cli = db.open();  // `herald outbox --revive a`: another connection
+  EXPECT_EQ(cli->revive("a"), 1u);
+  EXPECT_EQ(cli->deliveries(false).size(), 2u);  // shown as pending before a running herald takes it
+  look();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], std::vector<std::string>{"a 0"});
+  look();  // nothing changed since: nothing again
+  EXPECT_EQ(taken.size(), 1u);
+
+  EXPECT_EQ(cli->revive(""), 1u);  // the rest: "b"
+  look();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[1], std::vector<std::string>{"b 0"});
+  EXPECT_TRUE(service->deliveries(true).empty());
+  EXPECT_EQ(service->deliveries(false).size(), 3u);
+}
+
+TEST(SqliteStore, RevivedWhileStoppedIsPendingAtTheNextStart) {
+  temp_db db;
+  {
+    auto s = db.open();
+    s->add_delivery(std::make_shared<delivery>(make_delivery("a", 1)), nullptr);
+    s->dead_letter("a", 3, "HTTP 404");
+    s->flush();
+  }
+  EXPECT_EQ(db.open()->revive("a"), 1u);
+  auto s = db.open();
+  ASSERT_EQ(s->deliveries(false).size(), 1u);  // restored at start
+  std::vector<std::string> taken;
+  s->take_revived([&](std::vector<delivery> revived) {
+    for (const auto& d : revived) taken.push_back(d.id);
+  });
+  s->flush();
+  EXPECT_EQ(taken, std::vector<std::string>{"a"});  // the first look takes it too; the outbox skips a queued id
+}
+
 TEST(GroupCommit, WindowGrowsWhileBatchesAreBusyAndFallsBackAtOnce) {
   using namespace group_commit;
   using std::chrono::microseconds;
