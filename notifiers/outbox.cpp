@@ -185,6 +185,7 @@ void outbox::add(storage::delivery d) {
       if (old->second.d->seq >= d.seq) {
         log_->debug("outbox: {} is older than the queued state; dropped", d.summary);
         ++stats_.superseded;
+        store_.remove_delivery(d.id);  // stored already when it comes revived from the dead letters
         return;
       }
       ++stats_.superseded;

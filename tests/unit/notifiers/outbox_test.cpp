@@ -162,6 +162,28 @@ TEST(Outbox, NewerStateSupersedesAQueuedOne) {
   EXPECT_TRUE(f.ids(false).empty());
 }
 
+TEST(Outbox, ARevivedStateOlderThanTheQueuedOneLeavesTheStoreToo) {
+  fixture f;
+  f.add("x", 1);
+  f.add("y", 2);  // parallel 2: both in flight, so "success" stays queued
+  f.add("success", 4, "gh|abc|ctx");
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  // A dead "pending" revived by `herald outbox --revive`: already stored.
+  storage::delivery old;
+  old.id = "pending";
+  old.reporter = "gh";
+  old.key = "gh|abc|ctx";
+  old.seq = 3;
+  old.request = "{}";
+  f.store->add_delivery(std::make_shared<storage::delivery>(old), nullptr);
+  f.store->flush();
+  f.box->add(old);
+  f.loop.settle(*f.store);
+  f.store->flush();
+  EXPECT_EQ(f.ids(false), (std::vector<std::string>{"x", "y", "success"}));  // "pending" is gone, not left for a restart
+}
+
 TEST(Outbox, NewerStateSupersedesOneStillBeingStored) {
   fixture f;
   f.add("pending", 1, "gh|abc|ctx");
