@@ -53,7 +53,7 @@ struct fixture {
       attempts.push_back({d, std::move(done)});
     }, 2);
   }
-  void add(std::string id, std::uint64_t seq, std::string key = "") {
+  storage::delivery make(std::string id, std::uint64_t seq, std::string key = "") {
     storage::delivery d;
     d.id = std::move(id);
     d.reporter = "gh";
@@ -63,7 +63,13 @@ struct fixture {
     d.summary = d.id;
     d.created = loop.now();
     d.next_attempt = loop.now();
-    box->add(std::move(d));
+    return d;
+  }
+  void add(std::string id, std::uint64_t seq, std::string key = "") { box->add(make(std::move(id), seq, std::move(key))); }
+  // Stored as an earlier run (or `herald outbox --revive`) left it, behind the outbox's back.
+  void store_directly(const storage::delivery& d) {
+    store->add_delivery(std::make_shared<storage::delivery>(d), nullptr);
+    store->flush();
   }
   void answer(std::size_t i, attempt_outcome o) {
     attempts.at(i).done(std::move(o));
@@ -170,14 +176,8 @@ TEST(Outbox, ARevivedStateOlderThanTheQueuedOneLeavesTheStoreToo) {
   f.loop.settle(*f.store);
   ASSERT_EQ(f.attempts.size(), 2u);
   // A dead "pending" revived by `herald outbox --revive`: already stored.
-  storage::delivery old;
-  old.id = "pending";
-  old.reporter = "gh";
-  old.key = "gh|abc|ctx";
-  old.seq = 3;
-  old.request = "{}";
-  f.store->add_delivery(std::make_shared<storage::delivery>(old), nullptr);
-  f.store->flush();
+  const auto old = f.make("pending", 3, "gh|abc|ctx");
+  f.store_directly(old);
   f.box->add(old);
   f.loop.settle(*f.store);
   f.store->flush();
@@ -258,14 +258,7 @@ TEST(Outbox, RestartResendsWhatWasPendingOnceKeepingTheNewestState) {
   f.answer(0, {k::retry, "refused", {}});
   f.answer(1, {k::retry, "refused", {}});
   // An older state for the same key left by an older herald: superseded on restore.
-  storage::delivery old;
-  old.id = "old";
-  old.reporter = "gh";
-  old.key = "gh|abc|ctx";
-  old.seq = 1;
-  old.request = "{}";
-  f.store->add_delivery(std::make_shared<storage::delivery>(old), nullptr);
-  f.store->flush();
+  f.store_directly(f.make("old", 1, "gh|abc|ctx"));
 
   f.reopen();
   f.attempts.clear();
@@ -282,12 +275,9 @@ TEST(Outbox, RestartResendsWhatWasPendingOnceKeepingTheNewestState) {
 
 TEST(Outbox, RestoredDeliveryOfARemovedReporterIsADeadLetter) {
   fixture f;
-  storage::delivery d;
-  d.id = "gone/linux/1/finished";
+  auto d = f.make("gone/linux/1/finished", 1);
   d.reporter = "gone";
-  d.request = "{}";
-  f.store->add_delivery(std::make_shared<storage::delivery>(d), nullptr);
-  f.store->flush();
+  f.store_directly(d);
   f.box->restore(f.store->deliveries(false));
   f.loop.settle(*f.store);
   auto dead = f.store->deliveries(true);
