@@ -254,6 +254,11 @@ reporters::reporters(std::vector<core::reporter_spec> specs,
       case core::reporter_type::mail: parallel = 4; break;
       default: break;
     }
+    if (spec.type == core::reporter_type::bitbucket_server && spec.repository.empty())
+      log_->warn("reporter `{}`: without `repository`, Bitbucket Server's build-status 1.0 API is used, "
+                 "deprecated since Bitbucket 7.14 and without a cancelled state; set repository = "
+                 "\"PROJECT/repo\" for the builds API of Bitbucket 7.4 and later",
+                 spec.name);
     // The trusted certificates are read now, not by the first delivery on the
     // loop. resolve() gives the URL itself, or the provider's default.
     if (spec.type != core::reporter_type::mail)

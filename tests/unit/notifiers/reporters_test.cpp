@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/manual_loop.hpp"
 
@@ -143,6 +145,20 @@ TEST(Reporters, EachReporterGetsWhatItsGeneratorWants) {
     EXPECT_EQ(d.request.find("T0KEN"), std::string::npos) << id;
     EXPECT_EQ(d.summary.find("T0KEN"), std::string::npos) << id;
   }
+}
+
+TEST(Reporters, BitbucketServerWithoutARepositoryIsWarnedAboutAtStart) {
+  fixture f;
+  auto lines = std::make_shared<std::ostringstream>();
+  auto log = std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::ostream_sink_mt>(*lines));
+  auto legacy = spec("bbs-old", core::reporter_type::bitbucket_server);
+  legacy.repository.clear();
+  auto current = spec("bbs", core::reporter_type::bitbucket_server);
+  current.repository = "PROJ/repo";
+  reporters reps({legacy, current}, {}, {"CI", "https://ci.example.org"}, *f.box, f.xfer, f.loop, log);
+  const auto text = lines->str();
+  EXPECT_NE(text.find("reporter `bbs-old`: without `repository`"), std::string::npos) << text;
+  EXPECT_EQ(text.find("`bbs`"), std::string::npos) << text;
 }
 
 TEST(Reporters, TagAndBuilderFiltersUseTheBuildersTags) {
