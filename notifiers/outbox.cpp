@@ -185,7 +185,9 @@ void outbox::add(storage::delivery d) {
       if (old->second.d->seq >= d.seq) {
         log_->debug("outbox: {} is older than the queued state; dropped", d.summary);
         ++stats_.superseded;
-        store_.remove_delivery(d.id);  // stored already when it comes revived from the dead letters
+        // Stored already when it comes revived from the dead letters; never
+        // the row of an entry queued under the same id.
+        if (!entries_.contains(d.id)) store_.remove_delivery(d.id);
         return;
       }
       ++stats_.superseded;

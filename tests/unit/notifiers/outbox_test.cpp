@@ -182,6 +182,11 @@ TEST(Outbox, ARevivedStateOlderThanTheQueuedOneLeavesTheStoreToo) {
   f.loop.settle(*f.store);
   f.store->flush();
   EXPECT_EQ(f.ids(false), (std::vector<std::string>{"x", "y", "success"}));  // "pending" is gone, not left for a restart
+  // The same state added again under the queued one's own id: dropped, and its row stays.
+  f.box->add(f.make("success", 4, "gh|abc|ctx"));
+  f.loop.settle(*f.store);
+  f.store->flush();
+  EXPECT_EQ(f.ids(false), (std::vector<std::string>{"x", "y", "success"}));
 }
 
 TEST(Outbox, NewerStateSupersedesOneStillBeingStored) {
