@@ -329,22 +329,31 @@ std::string quote(std::string_view s) {
   return out;
 }
 
+// "Name <addr>" or "addr", split; both trimmed.
+std::pair<std::string_view, std::string_view> mailbox_parts(std::string_view v) {
+  v = trim(v);
+  const std::size_t lt = v.rfind('<');
+  if (lt == std::string_view::npos || v.empty() || v.back() != '>') return {{}, v};
+  return {trim(v.substr(0, lt)), v.substr(lt + 1, v.size() - lt - 2)};
+}
+
+// The address as a header shows it: no whitespace, controls, angle brackets or
+// commas, at most max_plain_chunk bytes.
+std::string mailbox_address(std::string_view header_safe) {
+  std::string out;
+  for (const char c : mailbox_parts(header_safe).second)
+    if (!is_wsp(c) && c != '<' && c != '>' && c != ',' && static_cast<unsigned char>(c) >= 0x20 && c != 0x7F)
+      out += c;
+  if (out.size() > max_plain_chunk) out.resize(max_plain_chunk);
+  return out;
+}
+
 // One mailbox, "Name <addr>" or "addr": the display name quoted or encoded as
-// needed, the address without whitespace or angle brackets.
+// needed, the address as mailbox_address gives it.
 void put_mailbox(field& f, std::string_view input) {
   const std::string s = header_text(input);
-  std::string_view v = trim(s);
-  std::string_view name;
-  std::string_view addr = v;
-  const std::size_t lt = v.rfind('<');
-  if (lt != std::string_view::npos && !v.empty() && v.back() == '>') {
-    name = trim(v.substr(0, lt));
-    addr = v.substr(lt + 1, v.size() - lt - 2);
-  }
-  std::string clean_addr;
-  for (const char c : addr)
-    if (!is_wsp(c) && c != '<' && c != '>' && c != ',') clean_addr += c;
-  if (clean_addr.size() > max_plain_chunk) clean_addr.resize(max_plain_chunk);
+  const std::string_view name = mailbox_parts(s).first;
+  const std::string clean_addr = mailbox_address(s);
 
   std::string display;
   if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
@@ -602,11 +611,16 @@ std::string compose(const mail_message& m) {
   }
   {
     field f("To");
-    if (m.to.empty()) f.put(" undisclosed-recipients:;");
-    for (std::size_t i = 0; i < m.to.size(); ++i) {
-      if (i > 0) f.put(",");
-      put_mailbox(f, m.to[i]);
+    bool any = false;
+    for (const auto& to : m.to) {
+      // One with no address is not written: a run of them would be a line
+      // with no place to fold.
+      if (mailbox_address(header_text(to)).empty()) continue;
+      if (any) f.put(",");
+      put_mailbox(f, to);
+      any = true;
     }
+    if (!any) f.put(" undisclosed-recipients:;");
     out += std::move(f).done();
   }
   {

@@ -438,6 +438,19 @@ TEST(Mail, NoLineOver998) {
   EXPECT_EQ(p.count(std::string(200, 'N')), 0);
 }
 
+TEST(Mail, RecipientsWithoutAnAddressAreNotWritten) {
+  mail_message m = basic();
+  // Hundreds of them would be one line with nowhere to fold (found by fuzz_reporters).
+  m.to.assign(600, " <, >");
+  m.to.push_back("Dev <d\x01" "e\x7F" "v@example.org>");  // controls never reach the header
+  m.to.push_back("  ");
+  const std::string msg = compose(m);
+  expect_sane_lines(msg);
+  EXPECT_EQ(parse(msg).get("To"), "Dev <dev@example.org>");
+  m.to = {"<>", ""};
+  EXPECT_EQ(parse(compose(m)).get("To"), "undisclosed-recipients:;");
+}
+
 TEST(Mail, BoundaryNotInContent) {
   mail_message m = basic();
   m.attachments = {{"a.log", "text/plain", "data"}};
