@@ -665,9 +665,7 @@ std::string default_payload(const report& r, const std::string& subject) {
     // their order or make two of them one: the order is the written names',
     // and of two that became one the first (in byte order) is kept.
     std::map<std::string, const std::string*> written;
-    for (const auto& [k, v] : props)
-      written.try_emplace(json::parse(json(k).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>(),
-                          &v);
+    for (const auto& [k, v] : props) written.try_emplace(valid_utf8(k), &v);
     for (const auto& [k, v] : written) {
       w.key(k);
       w.str(*v);

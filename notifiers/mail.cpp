@@ -348,12 +348,10 @@ std::string mailbox_address(std::string_view header_safe) {
   return out;
 }
 
-// One mailbox, "Name <addr>" or "addr": the display name quoted or encoded as
-// needed, the address as mailbox_address gives it.
-void put_mailbox(field& f, std::string_view input) {
-  const std::string s = header_text(input);
+// One mailbox, "Name <addr>" or "addr" (as header_text made it): the display
+// name quoted or encoded as needed, then `clean_addr` (its mailbox_address).
+void put_mailbox(field& f, std::string_view s, const std::string& clean_addr) {
   const std::string_view name = mailbox_parts(s).first;
-  const std::string clean_addr = mailbox_address(s);
 
   std::string display;
   if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
@@ -606,18 +604,21 @@ std::string compose(const mail_message& m) {
   out += "Date: " + rfc5322_date(m.date) + "\r\n";
   {
     field f("From");
-    put_mailbox(f, m.from);
+    const std::string from = header_text(m.from);
+    put_mailbox(f, from, mailbox_address(from));
     out += std::move(f).done();
   }
   {
     field f("To");
     bool any = false;
-    for (const auto& to : m.to) {
+    for (const auto& input : m.to) {
+      const std::string to = header_text(input);
+      const std::string addr = mailbox_address(to);
       // One with no address is not written: a run of them would be a line
       // with no place to fold.
-      if (mailbox_address(header_text(to)).empty()) continue;
+      if (addr.empty()) continue;
       if (any) f.put(",");
-      put_mailbox(f, to);
+      put_mailbox(f, to, addr);
       any = true;
     }
     if (!any) f.put(" undisclosed-recipients:;");

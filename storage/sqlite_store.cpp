@@ -375,7 +375,7 @@ class sqlite_store final : public store {
   }
 
   // deliveries.dead: 0 pending, 1 a dead letter, 2 revived by another process
-  // and not yet taken by a running herald (3 only inside check_revived).
+  // and not yet taken by a running herald.
   std::size_t revive(const std::string& id) override {
     std::lock_guard lock(db_mutex_);
     SQLite::Statement q(db_, id.empty() ? "UPDATE deliveries SET dead = 2, dead_at = NULL, attempts = 0, next_attempt = ? "
@@ -545,12 +545,11 @@ class sqlite_store final : public store {
       // connection commits; this one's own writes leave it as it is.
       const auto version = db_.execAndGet("PRAGMA data_version").getInt64();
       if (version == data_version_) return out;
-      SQLite::Transaction t(db_);
-      // A write first, so the transaction starts from the newest snapshot.
-      if (db_.exec("UPDATE deliveries SET dead = 3 WHERE dead = 2") > 0) {
-        out = load_deliveries("dead = 3 ORDER BY created, rowid", false);
-        db_.exec("UPDATE deliveries SET dead = 0 WHERE dead = 3");
-      }
+      // IMMEDIATE: the write lock first, so the read below cannot go stale
+      // before the update that follows it.
+      SQLite::Transaction t(db_, SQLite::TransactionBehavior::IMMEDIATE);
+      out = load_deliveries("dead = 2 ORDER BY created, rowid", false);
+      if (!out.empty()) db_.exec("UPDATE deliveries SET dead = 0 WHERE dead = 2");
       t.commit();
       data_version_ = version;  // the next look finds what came after the one above
     } catch (const std::exception& ex) {
