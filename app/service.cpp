@@ -15,6 +15,7 @@
 #include "builds/process.hpp"
 #include "commands/registry.hpp"
 #include "core/feed.hpp"
+#include "app/loop_runner.hpp"
 #include "app/loop_scheduler.hpp"
 #include "notifiers/outbox.hpp"
 #include "notifiers/reporters.hpp"
@@ -155,7 +156,7 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
     master.shutdown("signal " + std::to_string(sig));
   };
   signals.async_wait(on_signal);
-  io.run();
+  run_loop(io, [&] { return transfers->http_in_flight() >= nap_when_in_flight; });
   transfers.reset();
   store->flush();
   log->info("herald stopped");

@@ -12,12 +12,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "app/loop_runner.hpp"
 #include "app/loop_scheduler.hpp"
 #include "bench/thread_cpu.hpp"
 #include "core/feed.hpp"
@@ -37,6 +40,13 @@ double cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);  // every thread of this process: loop, SQLite writer, transfer
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// The loop thread's context switches: waits for work (voluntary) and preemptions.
+std::pair<long, long> loop_switches() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return {u.ru_nvcsw, u.ru_nivcsw};
 }
 
 double thread_cpu_seconds() {
@@ -127,6 +137,7 @@ int main(int argc, char** argv) {
   const auto expected_deliveries = static_cast<std::uint64_t>(events) * static_cast<std::uint64_t>(reporter_count);
   const double cpu0 = cpu_seconds();
   const double loop_cpu0 = thread_cpu_seconds();
+  const auto switches0 = loop_switches();
   const auto t0 = steady_clock::now();
   steady_clock::time_point published_at{};
   // Events arrive one per loop turn, as from build processes: a chain of posts.
@@ -173,9 +184,14 @@ int main(int argc, char** argv) {
   if (probe_period.count() > 0) tick();
   asio::post(io, publish);
   check();
-  io.run();
+  // The loop runs as herald's does; HERALD_NAP_US sets the nap (0: none, for comparisons).
+  app::loop_runner_options run_opts;
+  if (const char* nap = std::getenv("HERALD_NAP_US")) run_opts.nap = microseconds(std::atoi(nap));
+  const auto run_stats = app::run_loop(
+      io, [&] { return transfers.http_in_flight() >= app::nap_when_in_flight; }, run_opts);
   const double wall = duration<double>(steady_clock::now() - t0).count();
   const double loop_cpu = thread_cpu_seconds() - loop_cpu0;
+  const auto switches = loop_switches();
   store->flush();
   const double cpu = cpu_seconds() - cpu0;
   auto by_thread = bench::thread_cpu_by_name();
@@ -195,6 +211,10 @@ int main(int argc, char** argv) {
       {"dead", st.dead},
       {"retried", st.retried},
       {"wall_s", wall},
+      {"loop_passes", run_stats.passes},
+      {"loop_naps", run_stats.naps},
+      {"loop_blocked", switches.first - switches0.first},  // naps included
+      {"loop_preempted", switches.second - switches0.second},
       {"publish_s", duration<double>(published_at - t0).count()},
       {"deliveries_per_s", static_cast<double>(st.delivered) / wall},
       {"cpu_s", cpu},

@@ -566,6 +566,8 @@ void http_client::submit(transfer_request r, std::function<void(transfer_result)
     i.queue.push_back(std::move(p));
 }
 
+std::size_t http_client::in_flight() const { return impl_->in_flight; }
+
 void http_client::prepare_tls(bool verify, const std::filesystem::path& ca_file) {
   transfer_request r;
   r.tls_verify = verify;

@@ -38,6 +38,9 @@ class http_client {
   // disk on the loop. Call before the loop runs, or on its thread.
   void prepare_tls(bool verify, const std::filesystem::path& ca_file);
 
+  // Requests sent and not answered yet (not those queued behind max_parallel).
+  std::size_t in_flight() const;
+
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

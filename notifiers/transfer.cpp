@@ -505,6 +505,8 @@ transfer::~transfer() = default;
 
 bool transfer::calls_back_on_loop() const { return !impl_->own_io; }
 
+std::size_t transfer::http_in_flight() const { return impl_->own_io ? 0 : impl_->http->in_flight(); }
+
 void transfer::prepare_tls(const std::string& url, bool verify, const std::filesystem::path& ca_file) {
   auto& i = *impl_;
   if (!starts_with_nocase(url, "https://") || !i.over_beast(url)) return;  // curl reads its own

@@ -79,6 +79,10 @@ class transfer {
   // With `io`, call before it runs or on its thread.
   void prepare_tls(const std::string& url, bool verify, const std::filesystem::path& ca_file);
 
+  // With `io`, on its thread: HTTP requests on that loop that wait for their
+  // answer (app/loop_runner naps while there are several). Otherwise 0.
+  std::size_t http_in_flight() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -360,6 +360,33 @@ TEST(Transfer, OnTheLoopHttpCallbacksRunOnTheLoopThread) {
   EXPECT_EQ(server.accepted(), 3u);
 }
 
+TEST(Transfer, OnTheLoopCountsRequestsWaitingForAnAnswer) {
+  test_server server([](const http_request&) { return http_reply::hang(); });
+  boost::asio::io_context io(1);
+  transfer t(io, 2);
+  int calls = 0;
+  boost::asio::post(io, [&] {
+    for (int i = 0; i < 3; ++i) {
+      auto r = post(server.url());
+      r.timeout = 300ms;
+      t.submit(std::move(r), [&](transfer_result) { ++calls; });
+    }
+  });
+  for (int i = 0; i < 500 && server.request_count() < 2; ++i) {
+    io.restart();
+    io.run_for(2ms);
+  }
+  EXPECT_EQ(t.http_in_flight(), 2u);  // the third waits for a free slot and is not counted
+  for (int i = 0; i < 1000 && calls < 3; ++i) {
+    io.restart();
+    io.run_for(10ms);
+  }
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(t.http_in_flight(), 0u);
+  transfer own_thread(2);
+  EXPECT_EQ(own_thread.http_in_flight(), 0u);  // not on a loop of the caller's
+}
+
 TEST(Transfer, ProxyFromTheEnvironmentIsUsed) {
   // curl's own rule: with http_proxy set, an http:// request goes through it, in
   // absolute form.
