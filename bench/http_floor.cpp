@@ -3,7 +3,9 @@
 // needs (one send, one recv, a shared epoll_wait) over kept connections, with
 // the same concurrency and request size as the outbox burst, against the same
 // receiver (bench/e2e/outbox_burst.py --binary build/herald_http_floor).
-// Same arguments as herald_outbox_burst; prints one JSON line.
+// Same arguments as herald_outbox_burst; prints one JSON line. FLOOR_BODY sets
+// the body's size; FLOOR_NAP_US=N naps N µs after each pass over the ready
+// connections, as herald's loop does while it is busy (app/loop_runner.hpp).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
 
   const double cpu0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
-  long sent = 0, done = 0;
+  long sent = 0, done = 0, wakes = 0;
+  const long nap_us = std::getenv("FLOOR_NAP_US") ? std::atol(std::getenv("FLOOR_NAP_US")) : 0;
   const auto send_one = [&](conn& c) {
     if (sent >= total) return;
     ++sent;
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
   while (done < total) {
     const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 5000);
     if (n <= 0) break;
+    ++wakes;
     for (int k = 0; k < n; ++k) {
       auto& c = conns[events[static_cast<std::size_t>(k)].data.u64];
       for (;;) {
@@ -109,10 +113,11 @@ int main(int argc, char** argv) {
         send_one(c);
       }
     }
+    if (nap_us > 0) usleep(static_cast<useconds_t>(nap_us));
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = cpu_seconds() - cpu0;
-  std::printf("{\"deliveries\": %ld, \"cpu_us_per_delivery\": %.2f, \"deliveries_per_s\": %.0f, \"connections\": %ld}\n",
-              done, cpu * 1e6 / static_cast<double>(done ? done : 1), static_cast<double>(done) / wall, connections);
+  std::printf("{\"deliveries\": %ld, \"cpu_us_per_delivery\": %.2f, \"deliveries_per_s\": %.0f, \"connections\": %ld, \"wakes\": %ld}\n",
+              done, cpu * 1e6 / static_cast<double>(done ? done : 1), static_cast<double>(done) / wall, connections, wakes);
   return done == total ? 0 : 1;
 }
