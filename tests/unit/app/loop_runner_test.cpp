@@ -64,6 +64,31 @@ TEST(LoopRunner, NothingInFlightMeansNoNapEvenInAQuickExchange) {
   EXPECT_EQ(st.naps, 0u);
 }
 
+TEST(LoopRunner, APassLongerThanANapIsNotFollowedByOne) {
+  // Woken quickly (busy), then 3 ms of work in the same pass: whatever a nap
+  // could gather has arrived meanwhile, so a nap would only add latency.
+  boost::asio::io_context io(1);
+  const auto start = steady::now() + 5ms;
+  boost::asio::steady_timer first(io, start), second(io, start + 1ms), third(io, start + 1ms);
+  int ran = 0;
+  const auto handler = [&](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (++ran == 3)  // the later of the two due together: run by poll(), after the wake-up
+      for (const auto until = steady::now() + 3ms; steady::now() < until;) {
+      }
+  };
+  first.async_wait(handler);
+  second.async_wait(handler);
+  third.async_wait(handler);
+  loop_runner_options o;
+  o.busy_wait = 3ms;  // 1 ms after the first, even on a loaded machine
+  o.nap = 2ms;
+  const auto st = run_loop(io, [] { return true; }, o);
+  EXPECT_EQ(ran, 3);
+  EXPECT_EQ(st.passes, 2u);
+  EXPECT_EQ(st.naps, 0u);
+}
+
 TEST(LoopRunner, ReturnsWhenStoppedOrOutOfWork) {
   boost::asio::io_context io(1);
   int ran = 0;
