@@ -270,7 +270,8 @@ void outbox::make_due(entry& e, core::time_point when) {
   e.st = state::waiting;
   e.d->next_attempt = when;
   e.ticket = ++next_ticket_;
-  e.rep->due.emplace(when, e.ticket, &e);
+  // Mostly due now, so after everything queued: the hint skips the descent.
+  e.rep->due.emplace_hint(e.rep->due.end(), when, e.ticket, &e);
 }
 
 void outbox::pump() { pump(sched_.now()); }

@@ -10,8 +10,9 @@ about 1 % (the loop's). This runs the same burst (bench/e2e/outbox_burst.py,
 its receiver, --probe-ms 0) with the driver under `valgrind --tool=callgrind`,
 and prints the user-space instructions per delivery of
 
-- the event loop: everything under io_context::run (the driver's calibration
-  and start-up are outside it);
+- the event loop: everything under io_context::run, or run_one and poll as
+  app::run_loop calls them (the driver's calibration and start-up are
+  outside it);
 - the SQLite writer thread (`herald-sqlite`). This one varies by about 20 %
   from run to run: it depends on how many writes each commit gathers, and
   every commit checksums each WAL frame (16 KiB) it writes.
@@ -68,9 +69,11 @@ def main():
         loop = writer = None
         for path in sorted(glob.glob(os.path.join(tmp, "cg.out-*"))):
             inclusive = annotate(path, True)
-            run_line = next((l for l in inclusive.splitlines() if re.search(r"io_context::run\(\) \[", l)), None)
-            if run_line and loop is None:
-                loop = count(run_line)
+            # The loop: app::run_loop (io_context::run_one and poll), or io_context::run.
+            run_lines = [l for l in inclusive.splitlines()
+                         if re.search(r"io_context::(run|run_one|poll)\(\) \[", l)]
+            if run_lines and loop is None:
+                loop = sum(count(l) for l in run_lines)
             elif "write_loop()" in inclusive and writer is None:
                 writer = count(next(l for l in inclusive.splitlines() if "PROGRAM TOTALS" in l))
     if not loop or not writer or not deliveries:
