@@ -47,10 +47,16 @@ TEST(LoopRunner, WhileBusyOneWakeUpGathersWhatArrivedDuringANap) {
 }
 
 TEST(LoopRunner, AQuietLoopNeverNaps) {
-  // Even with work in flight: events 5 ms apart are not a busy loop.
-  int fired = 0;
-  const auto st = timers_through(6, 5ms, true, {}, &fired);
-  EXPECT_EQ(fired, 6);
+  // Even with work in flight: events 10 ms apart are not a busy loop. On a
+  // loaded machine a wake-up can come so late that the next event follows it
+  // closely, which is a busy moment; then it runs again.
+  loop_runner_stats st;
+  for (int tries = 0; tries < 5; ++tries) {
+    int fired = 0;
+    st = timers_through(6, 10ms, true, {}, &fired);
+    EXPECT_EQ(fired, 6);
+    if (st.naps == 0) break;
+  }
   EXPECT_EQ(st.naps, 0u);
   EXPECT_GE(st.passes, 6u);
 }
@@ -64,9 +70,10 @@ TEST(LoopRunner, NothingInFlightMeansNoNapEvenInAQuickExchange) {
   EXPECT_EQ(st.naps, 0u);
 }
 
-TEST(LoopRunner, APassLongerThanANapIsNotFollowedByOne) {
-  // Woken quickly (busy), then 3 ms of work in the same pass: whatever a nap
-  // could gather has arrived meanwhile, so a nap would only add latency.
+// One timer, then 1 ms later two more due together: the first of those wakes
+// the loop after a short wait (busy), the second runs in the same pass and
+// takes 3 ms. Returns the loop's statistics.
+loop_runner_stats short_wait_then_long_pass() {
   boost::asio::io_context io(1);
   const auto start = steady::now() + 5ms;
   boost::asio::steady_timer first(io, start), second(io, start + 1ms), third(io, start + 1ms);
@@ -81,11 +88,24 @@ TEST(LoopRunner, APassLongerThanANapIsNotFollowedByOne) {
   second.async_wait(handler);
   third.async_wait(handler);
   loop_runner_options o;
-  o.busy_wait = 3ms;  // 1 ms after the first, even on a loaded machine
+  o.busy_wait = 3ms;
   o.nap = 2ms;
   const auto st = run_loop(io, [] { return true; }, o);
   EXPECT_EQ(ran, 3);
-  EXPECT_EQ(st.passes, 2u);
+  return st;
+}
+
+TEST(LoopRunner, APassLongerThanANapIsNotFollowedByOne) {
+  // Whatever a nap could gather has arrived during the long pass, so a nap
+  // would only add latency. On a loaded machine the loop can wake so late that
+  // all three timers fall into one pass; then the case did not arise, and it
+  // runs again.
+  int tries = 0;
+  loop_runner_stats st;
+  do {
+    st = short_wait_then_long_pass();
+  } while (st.passes != 2 && ++tries < 20);
+  ASSERT_EQ(st.passes, 2u) << "the loop never woke twice in " << tries << " tries";
   EXPECT_EQ(st.naps, 0u);
 }
 
