@@ -50,13 +50,13 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   loop_scheduler sched(io);
   // Ended first after the loop stops: no transfer callback outlives the reporters.
   auto transfers = std::make_unique<notifiers::transfer>(io);
-  notifiers::outbox outbox(sched, *store, log);
+  notifiers::outbox outbox(sched, *store, log, static_cast<std::size_t>(cfg.herald.outbox_memory_mib) << 20);
   std::map<std::string, std::vector<std::string>> builder_tags;
   for (const auto& b : cfg.builders) builder_tags[b.name] = b.tags;
   notifiers::reporters reporters(cfg.reporters, std::move(builder_tags), {cfg.herald.title, cfg.herald.url}, outbox,
                                  *transfers, sched, log);
   auto reporters_sub = feed.subscribe([&](const core::event& e) { reporters.on_event(e); });
-  outbox.restore(store->deliveries(false));
+  outbox.restore(store->pending_without_requests());
   // Dead letters revived by `herald outbox --revive` while herald runs are
   // taken up within seconds; the look runs on the writer thread.
   asio::steady_timer revived_timer(io);

@@ -49,6 +49,13 @@ std::pair<long, long> loop_switches() {
   return {u.ru_nvcsw, u.ru_nivcsw};
 }
 
+// The process's peak resident set, MiB.
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
 double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -88,7 +95,11 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   app::loop_scheduler sched(io);
   notifiers::transfer transfers(io, 64);
-  notifiers::outbox box(sched, *store, log);
+  // HERALD_OUTBOX_MEMORY_MIB as [herald] outbox_memory_mib (default 64: the burst never passes it).
+  const char* memory_mib = std::getenv("HERALD_OUTBOX_MEMORY_MIB");
+  notifiers::outbox box(sched, *store, log,
+                        memory_mib ? static_cast<std::size_t>(std::atoll(memory_mib)) << 20
+                                   : notifiers::outbox::default_request_memory);
   core::feed feed(0, [](const char*) {});
   auto store_sub = feed.subscribe([&](const core::event& e) { store->record(e); });
 
@@ -225,6 +236,8 @@ int main(int argc, char** argv) {
       {"loop_stall_p99_ms", pct(0.99)},
       {"loop_cpu_during_worst_stall_ms", worst_cpu_ms},
       {"left_pending_in_db", store->deliveries(false).size()},
+      {"requests_read_back", st.reloaded},
+      {"peak_rss_mib", peak_rss_mib()},
       {"calibration_ms", {calibration_before, calibration_after}},
   };
   if (probe_period.count() == 0)  // not measured

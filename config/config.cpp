@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 using keys = std::span<const std::string_view>;
 
 constexpr std::string_view root_keys[] = {"herald", "irc", "authz", "builder", "reporter"};
-constexpr std::string_view herald_keys[] = {"title", "url", "data_dir", "max_builds", "stop_grace"};
+constexpr std::string_view herald_keys[] = {"title", "url", "data_dir", "max_builds", "stop_grace", "outbox_memory_mib"};
 constexpr std::string_view irc_keys[] = {"host",         "port",
                                          "tls",          "tls_verify",
                                          "tls_ca_file",  "password",
@@ -724,6 +724,7 @@ class reader {
     if (auto v = path_at(s, "data_dir")) h.data_dir = *v;
     if (auto v = int_at(s, "max_builds", 1)) h.max_builds = *v;
     if (auto v = seconds_at(s, "stop_grace")) h.stop_grace = *v;
+    if (auto v = integer_at(s, "outbox_memory_mib", 1, 1 << 20)) h.outbox_memory_mib = static_cast<int>(*v);
   }
 
   void check_nick(const std::string& nick, const toml::node& at, const std::string& name) {

@@ -35,6 +35,9 @@ struct herald_section {
   std::filesystem::path data_dir = "var";  // relative paths are relative to the config file
   int max_builds = 4;                       // global cap on running builds
   seconds stop_grace{5};                    // SIGTERM -> SIGKILL grace for stopped steps
+  // Requests of waiting outbox deliveries kept in memory; past it they are read
+  // back from the database when their turn comes (notifiers::outbox).
+  int outbox_memory_mib = 64;
 };
 
 struct channel {

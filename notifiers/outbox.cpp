@@ -121,8 +121,9 @@ core::time_point next_attempt(const retry_policy& p, int attempts, core::time_po
   return t;
 }
 
-outbox::outbox(scheduler& sched, storage::store& store, std::shared_ptr<spdlog::logger> log)
-    : sched_(sched), store_(store), log_(std::move(log)) {}
+outbox::outbox(scheduler& sched, storage::store& store, std::shared_ptr<spdlog::logger> log,
+               std::size_t request_memory)
+    : sched_(sched), store_(store), log_(std::move(log)), request_memory_(request_memory) {}
 
 outbox::~outbox() { *alive_ = false; }
 
@@ -158,6 +159,7 @@ void outbox::restore(std::vector<storage::delivery> pending) {
     const auto it = insert(std::make_shared<storage::delivery>(std::move(d)));
     if (it == entries_.end()) continue;
     auto& e = it->second;
+    e.held = !e.d->request.empty();  // a stored request is never empty
     auto r = reporters_.find(e.d->reporter);
     if (r == reporters_.end()) {
       kill(e, "reporter `" + e.d->reporter + "` is no longer configured");
@@ -205,6 +207,7 @@ void outbox::add(storage::delivery d) {
   const auto it = insert(std::make_shared<storage::delivery>(std::move(d)));
   if (it == entries_.end()) return;
   it->second.rep = &rep->second;
+  typical_request_ = (typical_request_ * 15 + it->second.d->request.size()) / 16;
   ++stats_.added;
   // The writer thread reports commits; one post per batch, not per delivery.
   store_.add_delivery(it->second.d, [alive = alive_, inbox = inbox_, sched = &sched_, d = it->second.d, this]() mutable {
@@ -246,8 +249,15 @@ void outbox::take_committed() {
   }
   const auto now = sched_.now();  // one reading for the slice
   for (const auto& d : done) stored(*d, now);
-  done.clear();
   pump(now);
+  // Past the limit, the newest of the slice let their requests go, not the
+  // ones that pump() just started.
+  for (auto d = done.rbegin(); d != done.rend() && waiting_bytes_ > request_memory_; ++d) {
+    auto it = entries_.find((*d)->id);
+    if (it != entries_.end() && it->second.d == *d && it->second.st == state::waiting && it->second.held)
+      let_go(it->second);
+  }
+  done.clear();
   if (more) sched_.post([this, alive = alive_] {
       if (*alive) take_committed();
     });
@@ -263,15 +273,75 @@ void outbox::stored(const storage::delivery& d, core::time_point now) {
     e.st = state::blocked;
     return;
   }
-  make_due(e, std::max(d.next_attempt, now));
+  make_due(e, std::max(d.next_attempt, now), false);
 }
 
-void outbox::make_due(entry& e, core::time_point when) {
+void outbox::make_due(entry& e, core::time_point when, bool trim) {
   e.st = state::waiting;
   e.d->next_attempt = when;
   e.ticket = ++next_ticket_;
   // Mostly due now, so after everything queued: the hint skips the descent.
   e.rep->due.emplace_hint(e.rep->due.end(), when, e.ticket, &e);
+  if (!e.held) return;
+  waiting_bytes_ += e.d->request.size();
+  if (trim && waiting_bytes_ > request_memory_) let_go(e);
+}
+
+// A waiting entry's request goes; the database keeps it.
+void outbox::let_go(entry& e) {
+  waiting_bytes_ -= e.d->request.size();
+  std::string().swap(e.d->request);  // the memory itself, not just the length
+  e.held = false;
+}
+
+// The requests of the next due deliveries of `r` that are not in memory,
+// read back in one batch: the store reads them on its writer thread.
+void outbox::load(reporter& r, core::time_point now) {
+  // As many as fit in what is left of request_memory, by the typical size,
+  // but always enough to keep the reporter busy.
+  const std::size_t room = request_memory_ > waiting_bytes_ ? request_memory_ - waiting_bytes_ : 0;
+  const std::size_t batch = std::max(std::min<std::size_t>(room / std::max<std::size_t>(typical_request_, 1), 256), r.parallel);
+  const std::size_t walk = 4 * batch;
+  std::vector<std::string> ids;
+  std::size_t seen = 0;
+  for (auto it = r.due.begin(); it != r.due.end() && ids.size() < batch && seen < walk; ++it, ++seen) {
+    if (std::get<0>(*it) > now) break;  // a later retry is read back when it is due
+    entry& e = *std::get<2>(*it);
+    if (e.held || e.loading) continue;
+    e.loading = true;
+    ids.push_back(e.d->id);
+  }
+  if (ids.empty()) return;
+  auto asked = ids;
+  store_.load_requests(std::move(ids), [this, alive = alive_, sched = &sched_, asked = std::move(asked)](
+                                           std::vector<std::pair<std::string, std::string>> rows) mutable {
+    sched->post([this, alive, rows = std::move(rows), asked = std::move(asked)]() mutable {
+      if (*alive) loaded(std::move(rows), asked);
+    });
+  });
+}
+
+void outbox::loaded(std::vector<std::pair<std::string, std::string>> rows, const std::vector<std::string>& asked) {
+  for (auto& [id, request] : rows) {
+    auto it = entries_.find(id);
+    // Gone meanwhile (superseded), or another delivery under the same id.
+    if (it == entries_.end() || !it->second.loading) continue;
+    auto& e = it->second;
+    e.loading = false;
+    e.held = true;
+    waiting_bytes_ += request.size();
+    e.d->request = std::move(request);
+    ++stats_.reloaded;
+  }
+  for (const auto& id : asked) {
+    auto it = entries_.find(id);
+    if (it == entries_.end() || !it->second.loading) continue;
+    // Not in the database any more, or it could not be read (logged by the
+    // store). A row that is still there is taken up at the next start.
+    log_->error("outbox: {}: its stored request could not be read; left for the next start", it->second.d->summary);
+    forget(it);
+  }
+  pump();
 }
 
 void outbox::pump() { pump(sched_.now()); }
@@ -279,12 +349,19 @@ void outbox::pump() { pump(sched_.now()); }
 void outbox::pump(core::time_point now) {
   std::optional<core::time_point> wake;
   for (auto& [name, r] : reporters_) {
-    while (r.in_flight < r.parallel && !r.due.empty()) {
+    while (!r.due.empty()) {
       auto [when, ticket, e] = *r.due.begin();
       if (when > now) {
         if (!wake || when < *wake) wake = when;
         break;
       }
+      // Its turn, but its request is in the database only: read back now,
+      // even while the reporter is busy, so that it is ready for the next slot.
+      if (!e->held) {
+        if (!e->loading) load(r, now);
+        break;
+      }
+      if (r.in_flight >= r.parallel) break;
       r.due.erase(r.due.begin());
       start(r, *e);
     }
@@ -311,6 +388,7 @@ bool outbox::settled(core::time_point now) const {
 }
 
 void outbox::start(reporter& r, entry& e) {
+  waiting_bytes_ -= e.d->request.size();  // only held entries start
   e.st = state::in_flight;
   e.ticket = 0;
   ++e.d->attempts;
@@ -377,6 +455,7 @@ void outbox::forget(entry_map::iterator it) {
   if (it == entries_.end()) return;
   auto& e = it->second;
   const auto& d = *e.d;
+  if (e.st == state::waiting && e.held) waiting_bytes_ -= d.request.size();
   if (e.st == state::waiting && e.ticket) e.rep->due.erase({d.next_attempt, e.ticket, &e});
   if (auto l = latest_.find(d.key); !d.key.empty() && l != latest_.end() && l->second == d.id) latest_.erase(l);
   entries_.erase(it);

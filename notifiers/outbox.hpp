@@ -76,9 +76,18 @@ class outbox {
 
   struct counters {
     std::uint64_t added = 0, delivered = 0, retried = 0, dead = 0, superseded = 0;
+    std::uint64_t reloaded = 0;  // requests read back from the database (see request_memory)
   };
 
-  outbox(scheduler& sched, storage::store& store, std::shared_ptr<spdlog::logger> log);
+  // The bytes of stored requests kept in memory for waiting deliveries, by default.
+  static constexpr std::size_t default_request_memory = std::size_t{64} << 20;
+
+  // Past `request_memory` bytes of requests, a waiting delivery keeps only its
+  // place in the queue: its request stays in the database and is read back, in
+  // batches on the store's writer thread, when its turn comes. A long outage
+  // then costs a few hundred bytes of memory per delivery, not its request.
+  outbox(scheduler& sched, storage::store& store, std::shared_ptr<spdlog::logger> log,
+         std::size_t request_memory = default_request_memory);
   ~outbox();
   outbox(const outbox&) = delete;
   outbox& operator=(const outbox&) = delete;
@@ -87,7 +96,8 @@ class outbox {
   void add_reporter(const std::string& name, retry_policy policy, send_fn send, std::size_t parallel = 8);
 
   // Deliveries left pending by the last run: attempted now, not stored again.
-  // Those of reporters no longer configured become dead letters.
+  // Those of reporters no longer configured become dead letters. Their requests
+  // may be left out (store::pending_without_requests): they are read back.
   void restore(std::vector<storage::delivery> pending);
   // A new delivery: stored, then attempted once the store has committed it.
   void add(storage::delivery d);
@@ -98,6 +108,9 @@ class outbox {
 
   std::size_t pending() const { return entries_.size(); }
   std::size_t in_flight() const;
+  // Bytes of requests held in memory by waiting deliveries (those being stored
+  // or sent hold theirs too, but they are at most a batch and `parallel` each).
+  std::size_t request_bytes() const { return waiting_bytes_; }
   const counters& stats() const { return stats_; }
 
  private:
@@ -111,6 +124,8 @@ class outbox {
     state st = state::storing;
     bool superseded = false;  // a newer state for its key arrived while it was in flight
     std::uint64_t ticket = 0;  // its place in its reporter's due set, while waiting
+    bool held = true;          // d->request is in memory, not only in the database
+    bool loading = false;      // waiting, and its request is being read back
   };
   struct reporter {
     retry_policy policy;
@@ -130,7 +145,12 @@ class outbox {
   entry_map::iterator insert(std::shared_ptr<storage::delivery> d);
   void stored(const storage::delivery& d, core::time_point now);
   void take_committed();
-  void make_due(entry& e, core::time_point when);
+  // Past request_memory, `e` lets its request go unless `trim` is false (the
+  // caller trims later).
+  void make_due(entry& e, core::time_point when, bool trim = true);
+  void let_go(entry& e);
+  void load(reporter& r, core::time_point now);
+  void loaded(std::vector<std::pair<std::string, std::string>> rows, const std::vector<std::string>& asked);
   void pump();
   void pump(core::time_point now);
   bool settled(core::time_point now) const;
@@ -149,6 +169,9 @@ class outbox {
   std::map<std::string, std::string> latest_;     // key -> id of the newest entry for it
   std::set<std::string> superseded_in_flight_;    // keys whose older state is still being sent
   std::uint64_t next_ticket_ = 0;
+  std::size_t request_memory_;
+  std::size_t waiting_bytes_ = 0;      // requests held by waiting entries
+  std::size_t typical_request_ = 2048;  // a running average, to size read-back batches
   std::optional<core::time_point> wake_;  // the wake-up asked of the scheduler, until it runs
   bool draining_ = false;
   std::function<void()> drained_;

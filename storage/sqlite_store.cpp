@@ -9,9 +9,12 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -285,11 +288,16 @@ class sqlite_store final : public store {
                 : load_deliveries("dead <> 1 ORDER BY created, rowid", false);
   }
 
+  std::vector<delivery> pending_without_requests() override {
+    std::lock_guard lock(db_mutex_);
+    return load_deliveries("dead <> 1 ORDER BY created, rowid", false, false);
+  }
+
   // With db_mutex_ held.
-  std::vector<delivery> load_deliveries(const std::string& where, bool dead) {
+  std::vector<delivery> load_deliveries(const std::string& where, bool dead, bool requests = true) {
     std::vector<delivery> out;
-    SQLite::Statement q(db_, "SELECT id, reporter, key, seq, request, summary, attempts, created, next_attempt, "
-                             "last_error FROM deliveries WHERE " + where);
+    SQLite::Statement q(db_, std::string("SELECT id, reporter, key, seq, ") + (requests ? "request" : "''") +
+                                 ", summary, attempts, created, next_attempt, last_error FROM deliveries WHERE " + where);
     while (q.executeStep()) {
       delivery d;
       d.id = q.getColumn(0).getString();
@@ -385,6 +393,15 @@ class sqlite_store final : public store {
     q.bind(1, to_ms(core::clock::now()));
     if (!id.empty()) q.bind(2, id);
     return static_cast<std::size_t>(q.exec());
+  }
+
+  void load_requests(std::vector<std::string> ids, requests_found found) override {
+    // Read after the batch's commit (read_requests), outside its transaction,
+    // as check_revived does.
+    // A delivery waits for it: the batch is committed at once, without the window.
+    enqueue([ids = std::move(ids), found = std::move(found)](sqlite_store& s) mutable {
+      s.request_loads_.emplace_back(std::move(ids), std::move(found));
+    }, true);
   }
 
   void take_revived(std::function<void(std::vector<delivery>)> found) override {
@@ -522,6 +539,12 @@ class sqlite_store final : public store {
           log_->error("storage commit failed: {}", ex.what());
         }
         committed.swap(after_commit_);
+        // Before the callbacks queued with the batch: a flush() after
+        // load_requests returns once `found` has run.
+        std::vector<std::function<void()>> loaded;
+        for (auto& [ids, found] : std::exchange(request_loads_, {}))
+          loaded.push_back([found = std::move(found), rows = read_requests(ids)]() mutable { found(std::move(rows)); });
+        committed.insert(committed.begin(), std::make_move_iterator(loaded.begin()), std::make_move_iterator(loaded.end()));
         if (revived_found_) {
           auto revived = check_revived();
           if (!revived.empty())  // first: a flush() queued after take_revived returns after `found`
@@ -535,6 +558,24 @@ class sqlite_store final : public store {
       // commit failed (logged above), so nothing stalls behind a broken disk.
       for (auto& f : committed) f();
     }
+  }
+
+  // Writer thread, db_mutex_ held, no transaction open: what load_requests asked for.
+  std::vector<std::pair<std::string, std::string>> read_requests(const std::vector<std::string>& ids) {
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(ids.size());
+    try {
+      auto& q = statement(sel_request_, "SELECT request FROM deliveries WHERE id = ?");
+      for (const auto& id : ids) {
+        q.reset();
+        q.bindNoCopy(1, id);
+        if (q.executeStep()) out.emplace_back(id, q.getColumn(0).getString());
+      }
+      q.reset();
+    } catch (const std::exception& ex) {
+      log_->error("storage: reading stored requests failed: {}", ex.what());
+    }
+    return out;
   }
 
   // Writer thread, db_mutex_ held, no transaction open. What take_revived finds.
@@ -670,10 +711,11 @@ class sqlite_store final : public store {
   SQLite::Database db_;
   std::mutex db_mutex_;
   std::unique_ptr<SQLite::Statement> ins_event_, upd_started_, ins_step_, ins_log_, upd_step_, upd_finished_, ins_chat_, del_chat_,
-      ins_delivery_, upd_delivery_, del_delivery_, del_superseded_;
+      ins_delivery_, upd_delivery_, del_delivery_, del_superseded_, sel_request_;
   std::vector<std::function<void()>> after_commit_;  // writer thread only
   std::int64_t data_version_ = -1;  // check_revived's last look (writer thread); -1: none yet
   std::function<void(std::vector<delivery>)> revived_found_;  // writer thread: a look is asked for
+  std::vector<std::pair<std::vector<std::string>, requests_found>> request_loads_;  // writer thread: read after the commit
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

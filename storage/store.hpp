@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/build.hpp"
@@ -75,6 +76,10 @@ class store {
 
   // Outbox deliveries: pending ones oldest first, or the dead letters newest first.
   virtual std::vector<delivery> deliveries(bool dead) = 0;
+  // The pending ones as deliveries(false) gives them, but with every `request`
+  // left empty: the outbox reads requests back when their turn comes, so a
+  // large backlog costs memory only for what is about to be sent.
+  virtual std::vector<delivery> pending_without_requests() = 0;
 
   // ---- writes (queued; committed in batches)
   virtual void record(const core::event& e) = 0;
@@ -105,6 +110,12 @@ class store {
   // when there are none). Cheap while the database is unchanged (SQLite's
   // data_version); the first call looks in any case.
   virtual void take_revived(std::function<void(std::vector<delivery>)> found) = 0;
+  // The stored requests of these deliveries, read on the writer thread after
+  // the writes queued before this call are committed. `found` gets
+  // (id, request) for each one still stored, in no particular order, on the
+  // writer thread (it is called even when none is).
+  using requests_found = std::function<void(std::vector<std::pair<std::string, std::string>>)>;
+  virtual void load_requests(std::vector<std::string> ids, requests_found found) = 0;
   // Blocks until every queued write is committed.
   virtual void flush() = 0;
 };

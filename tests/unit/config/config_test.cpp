@@ -106,6 +106,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.herald.title, "herald");
   EXPECT_EQ(c.herald.data_dir, fs::path("/etc/herald/var"));
   EXPECT_EQ(c.herald.stop_grace, seconds{5});
+  EXPECT_EQ(c.herald.outbox_memory_mib, 64);
   EXPECT_EQ(c.irc.flood_burst, 4);
   EXPECT_EQ(c.irc.lost_delay.min, seconds{1});
   EXPECT_EQ(c.irc.lost_delay.max, seconds{5});
@@ -127,6 +128,7 @@ TEST(Config, EveryKeyIsRead) {
   config c = parse(R"([herald]
 max_builds = 2
 stop_grace = 0.5
+outbox_memory_mib = 8
 [irc]
 tls = true
 tls_verify = false
@@ -158,6 +160,7 @@ env = { CC = "cc", _X1 = "" }
                    file);
   EXPECT_EQ(c.herald.max_builds, 2);
   EXPECT_EQ(c.herald.stop_grace, seconds{0.5});
+  EXPECT_EQ(c.herald.outbox_memory_mib, 8);
   EXPECT_TRUE(c.irc.tls);
   EXPECT_FALSE(c.irc.tls_verify);
   EXPECT_EQ(c.irc.tls_ca_file, fs::path("/etc/ssl/ca.pem"));
@@ -315,6 +318,8 @@ TEST(Config, NumberRanges) {
             "/srv/h.toml:2:14: `herald.max_builds` must be at least 1, got 0");
   EXPECT_EQ(error("[herald]\nmax_builds = 3000000000\n"),
             "/srv/h.toml:2:14: `herald.max_builds` must be at most 2147483647, got 3000000000");
+  EXPECT_EQ(error("[herald]\noutbox_memory_mib = 0\n"),
+            "/srv/h.toml:2:21: `herald.outbox_memory_mib` must be between 1 and 1048576, got 0");
   EXPECT_EQ(error("[irc]\nflood_burst = -1\n"),
             "/srv/h.toml:2:15: `irc.flood_burst` must be at least 1, got -1");
   EXPECT_EQ(error("[irc]\nflood_rate = 0\n"),

@@ -33,6 +33,7 @@ struct fixture {
   manual_loop loop;
   std::unique_ptr<outbox> box;
   std::vector<attempt> attempts;  // every attempt started, in order
+  std::size_t request_memory = outbox::default_request_memory;
 
   fixture() {
     fs::remove_all(dir);
@@ -48,7 +49,7 @@ struct fixture {
     box.reset();
     store.reset();
     store = storage::open_sqlite(dir / "herald.db", log);
-    box = std::make_unique<outbox>(loop, *store, log);
+    box = std::make_unique<outbox>(loop, *store, log, request_memory);
     box->add_reporter("gh", p, [this](const storage::delivery& d, std::function<void(attempt_outcome)> done) {
       attempts.push_back({d, std::move(done)});
     }, 2);
@@ -288,6 +289,110 @@ TEST(Outbox, RestoredDeliveryOfARemovedReporterIsADeadLetter) {
   auto dead = f.store->deliveries(true);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].last_error, "reporter `gone` is no longer configured");
+}
+
+// A request of `size` bytes that names its delivery.
+std::string request_of(const std::string& id, std::size_t size = 1000) {
+  auto r = "POST /" + id + " ";
+  r.resize(size, '.');
+  return r;
+}
+
+TEST(Outbox, PastItsMemoryLimitAWaitingRequestIsReadBackFromTheDatabase) {
+  fixture f;
+  f.request_memory = 3000;
+  f.reopen();
+  std::vector<std::string> added;
+  for (int i = 0; i < 20; ++i) {
+    auto d = f.make(fmt::format("d{:02}", i), static_cast<std::uint64_t>(i));
+    d.request = request_of(d.id);
+    added.push_back(d.id);
+    f.box->add(std::move(d));
+  }
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  EXPECT_GE(f.box->request_bytes(), 1000u);  // the first waiting ones keep theirs
+  EXPECT_LE(f.box->request_bytes(), 3000u);
+  for (std::size_t i = 0; i < f.attempts.size(); ++i) {
+    // Read back when needed, at most the limit plus a turn's worth (parallel 2) in memory.
+    EXPECT_LE(f.box->request_bytes(), 3000u + 2 * 1000u);
+    f.answer(i, {k::delivered, {}, {}});
+  }
+  ASSERT_EQ(f.attempts.size(), 20u);
+  std::vector<std::string> sent;
+  for (const auto& a : f.attempts) {
+    sent.push_back(a.d.id);
+    EXPECT_EQ(a.d.request, request_of(a.d.id));
+  }
+  EXPECT_EQ(sent, added);  // each once, in order
+  EXPECT_GE(f.box->stats().reloaded, 15u);
+  EXPECT_EQ(f.box->stats().delivered, 20u);
+  EXPECT_EQ(f.box->request_bytes(), 0u);
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
+TEST(Outbox, ARetryPastTheLimitIsReadBackForItsNextAttempt) {
+  fixture f;
+  f.request_memory = 1500;
+  f.reopen({.initial = 2s, .max = 2s});
+  for (int i = 0; i < 4; ++i) {
+    auto d = f.make(fmt::format("d{}", i), static_cast<std::uint64_t>(i));
+    d.request = request_of(d.id);
+    f.box->add(std::move(d));
+  }
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);  // d0 and d1; d2 waits with its request, d3 without
+  f.answer(0, {k::retry, "HTTP 503", {}});
+  // d0's request went to make room; d2 started, and d3's was read back.
+  EXPECT_EQ(f.box->request_bytes(), 1000u);
+  ASSERT_EQ(f.attempts.size(), 3u);
+  f.answer(1, {k::delivered, {}, {}});
+  f.answer(2, {k::delivered, {}, {}});
+  f.answer(3, {k::delivered, {}, {}});
+  ASSERT_EQ(f.attempts.size(), 4u);
+  EXPECT_EQ(f.attempts[3].d.id, "d3");
+  EXPECT_EQ(f.attempts[3].d.request, request_of("d3"));
+  f.loop.advance(2s, *f.store);
+  ASSERT_EQ(f.attempts.size(), 5u);
+  EXPECT_EQ(f.attempts[4].d.id, "d0");
+  EXPECT_EQ(f.attempts[4].d.request, request_of("d0"));
+  EXPECT_EQ(f.attempts[4].d.attempts, 2);
+  EXPECT_EQ(f.box->stats().reloaded, 2u);
+}
+
+TEST(Outbox, RestoredWithoutRequestsReadsThemBackAndSendsEachOnce) {
+  fixture f;
+  for (int i = 0; i < 5; ++i) {
+    auto d = f.make(fmt::format("d{}", i), static_cast<std::uint64_t>(i));
+    d.request = request_of(d.id, 100 + static_cast<std::size_t>(i));
+    f.store_directly(d);
+  }
+  f.box->restore(f.store->pending_without_requests());
+  f.loop.settle(*f.store);
+  for (std::size_t i = 0; i < 5; ++i) {
+    ASSERT_EQ(f.attempts.size(), std::min<std::size_t>(i + 2, 5));
+    EXPECT_EQ(f.attempts[i].d.id, fmt::format("d{}", i));
+    EXPECT_EQ(f.attempts[i].d.request, request_of(f.attempts[i].d.id, 100 + i));
+    f.answer(i, {k::delivered, {}, {}});
+  }
+  EXPECT_EQ(f.box->stats().reloaded, 5u);
+  EXPECT_TRUE(f.ids(false).empty());
+}
+
+TEST(Outbox, ADeliveryWhoseRowVanishedIsDroppedAndTheRestGoOn) {
+  fixture f;
+  for (int i = 0; i < 3; ++i) {
+    auto d = f.make(fmt::format("d{}", i), static_cast<std::uint64_t>(i));
+    d.request = request_of(d.id);
+    f.store_directly(d);
+  }
+  f.box->restore(f.store->pending_without_requests());
+  f.store->remove_delivery("d0");  // behind the outbox's back, before it reads d0 back
+  f.loop.settle(*f.store);
+  ASSERT_EQ(f.attempts.size(), 2u);
+  EXPECT_EQ(f.attempts[0].d.id, "d1");
+  EXPECT_EQ(f.attempts[1].d.id, "d2");
+  EXPECT_EQ(f.box->pending(), 2u);
 }
 
 TEST(Outbox, ParallelLimitPerReporter) {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <future>
+#include <map>
 
 #include "storage/group_commit.hpp"
 
@@ -283,6 +284,34 @@ TEST(SqliteStore, DeliveriesSurviveReopenUntilRemovedOrDead) {
   EXPECT_EQ(s->revive(""), 1u);
   EXPECT_EQ(s->deliveries(false).size(), 2u);
   EXPECT_TRUE(s->deliveries(true).empty());
+}
+
+TEST(SqliteStore, RequestsAreLeftOutOfTheRestoreAndReadBackOnRequest) {
+  temp_db db;
+  auto s = db.open();
+  auto a = make_delivery("a", 1);
+  a.request = std::string(3000, 'x');
+  s->add_delivery(std::make_shared<delivery>(a), nullptr);
+  s->add_delivery(std::make_shared<delivery>(make_delivery("b", 2)), nullptr);
+  s->update_delivery("b", 2, core::clock::now(), "HTTP 502");
+
+  s->flush();
+  auto pending = s->pending_without_requests();
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].id, "a");
+  EXPECT_EQ(pending[0].request, "");
+  EXPECT_EQ(pending[1].id, "b");
+  EXPECT_EQ(pending[1].request, "");
+  EXPECT_EQ(pending[1].attempts, 2);
+  EXPECT_EQ(pending[1].last_error, "HTTP 502");
+
+  // Queued behind a write it reads the result of; a missing id is left out.
+  s->add_delivery(std::make_shared<delivery>(make_delivery("c", 3)), nullptr);
+  std::promise<std::vector<std::pair<std::string, std::string>>> got;
+  s->load_requests({"c", "gone", "a"}, [&](auto rows) { got.set_value(std::move(rows)); });
+  auto rows = got.get_future().get();
+  std::map<std::string, std::string> by_id(rows.begin(), rows.end());
+  EXPECT_EQ(by_id, (std::map<std::string, std::string>{{"a", std::string(3000, 'x')}, {"c", R"({"path":"/x"})"}}));
 }
 
 TEST(SqliteStore, ADeliveredStateRemovesTheOlderOnesOfItsKeyDeadOrNot) {
