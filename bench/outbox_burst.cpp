@@ -5,13 +5,16 @@
 // deliveries per second, herald's CPU per delivery and the worst loop stall.
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -116,29 +119,62 @@ int main(int argc, char** argv) {
                             sched, log);
   auto reps_sub = feed.subscribe([&](const core::event& e) { reps.on_event(e); });
 
-  // The loop's responsiveness: a ticker (1 ms by default) records how late it runs.
+  // The loop's responsiveness: a ticker (1 ms by default). Two measures:
+  // - lateness: how far each tick runs behind the chain of due times (t0 +
+  //   k ms). This is the measure of the earlier sessions (loop_stall_*). It
+  //   adds up: while each loop round takes longer than the period, every tick
+  //   is later than the one before, although the loop never stopped (a
+  //   17 ms "stall" made of ten rounds of 1.7 ms each).
+  // - gap: the time between two ticks, less the period: how long a timer
+  //   armed on the loop waited past its time (loop_gap_*). It is what a chat
+  //   message or any other event waits, at most, before the loop runs it.
+  // For the worst gap, where the loop thread's time went (/proc schedstat):
+  // running (its CPU clock), runnable but waiting for a CPU (run_delay), or
+  // neither (asleep: a nap, or a wake-up that came late because the vCPU
+  // itself was not running).
   asio::steady_timer ticker(io);
   auto expected = steady_clock::now();
   steady_clock::duration worst{};
-  double worst_cpu_ms = 0;  // the loop thread's own CPU time during the worst stall
-  steady_clock::time_point worst_at{};  // when it ended (CLOCK_MONOTONIC, as `perf record -k mono` stamps)
+  steady_clock::duration worst_gap{};
+  steady_clock::time_point worst_at{};  // when the worst gap ended (CLOCK_MONOTONIC, as `perf record -k mono` stamps)
+  const int schedstat = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  auto run_delay_ms = [schedstat] {
+    char buf[128];
+    const auto n = schedstat < 0 ? -1 : ::pread(schedstat, buf, sizeof buf - 1, 0);
+    if (n <= 0) return -1.0;
+    buf[n] = 0;
+    unsigned long long on_cpu = 0, waiting = 0;
+    if (std::sscanf(buf, "%llu %llu", &on_cpu, &waiting) != 2) return -1.0;
+    return static_cast<double>(waiting) / 1e6;
+  };
+  steady_clock::time_point last_tick_at = steady_clock::now();
   double last_tick_cpu = thread_cpu_seconds();
-  std::vector<double> lateness_ms;
+  double last_tick_wait = run_delay_ms();
+  double worst_cpu_ms = 0, worst_wait_ms = 0;
+  std::vector<double> lateness_ms, gap_ms;
   bool done = false;
   std::function<void()> tick = [&] {
     expected += probe_period;
     ticker.expires_at(expected);
     ticker.async_wait([&](const boost::system::error_code& ec) {
       if (ec || done) return;
-      auto late = steady_clock::now() - expected;
+      const auto now = steady_clock::now();
+      const auto late = now - expected;
+      const auto gap = now - last_tick_at - probe_period;
       const double cpu_now = thread_cpu_seconds();
-      if (late > worst) {
-        worst = late;
+      const double wait_now = run_delay_ms();
+      worst = std::max(worst, late);
+      if (gap > worst_gap) {
+        worst_gap = gap;
         worst_cpu_ms = (cpu_now - last_tick_cpu) * 1000.0;
-        worst_at = steady_clock::now();
+        worst_wait_ms = wait_now - last_tick_wait;
+        worst_at = now;
       }
+      last_tick_at = now;
       last_tick_cpu = cpu_now;
+      last_tick_wait = wait_now;
       lateness_ms.push_back(duration<double, std::milli>(late).count());
+      gap_ms.push_back(duration<double, std::milli>(gap).count());
       tick();
     });
   };
@@ -191,7 +227,9 @@ int main(int argc, char** argv) {
     });
   };
   expected = steady_clock::now();  // the probe starts with the burst
+  last_tick_at = steady_clock::now();
   last_tick_cpu = thread_cpu_seconds();
+  last_tick_wait = run_delay_ms();
   if (probe_period.count() > 0) tick();
   asio::post(io, publish);
   check();
@@ -209,11 +247,14 @@ int main(int argc, char** argv) {
   for (const auto& [name, secs] : by_thread0) by_thread[name] -= secs;
   const double calibration_after = calibration_ms();
 
-  std::sort(lateness_ms.begin(), lateness_ms.end());
-  auto pct = [&](double p) {
-    if (lateness_ms.empty()) return 0.0;
-    return lateness_ms[static_cast<std::size_t>(p * static_cast<double>(lateness_ms.size() - 1))];
+  auto pct = [](std::vector<double>& v, double p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
   };
+  const double worst_gap_ms = duration<double, std::milli>(worst_gap).count();
+  // The worst gap's window: from the tick before to its end.
+  const double window_ms = worst_gap_ms + duration<double, std::milli>(probe_period).count();
   const auto& st = box.stats();
   nlohmann::json out = {
       {"events", events},
@@ -232,16 +273,23 @@ int main(int argc, char** argv) {
       {"cpu_us_per_delivery", cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
       {"loop_cpu_us_per_delivery", loop_cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1))},
       {"loop_stall_max_ms", duration<double, std::milli>(worst).count()},
-      {"loop_stall_max_ended_at_s", duration<double>(worst_at.time_since_epoch()).count()},
-      {"loop_stall_p99_ms", pct(0.99)},
-      {"loop_cpu_during_worst_stall_ms", worst_cpu_ms},
+      {"loop_stall_p99_ms", pct(lateness_ms, 0.99)},
+      {"loop_gap_max_ms", worst_gap_ms},
+      {"loop_gap_p99_ms", pct(gap_ms, 0.99)},
+      {"loop_gap_max_ended_at_s", duration<double>(worst_at.time_since_epoch()).count()},
+      // From the tick before the worst gap to its end: running, waiting for a CPU, asleep.
+      {"worst_gap_loop_cpu_ms", worst_cpu_ms},
+      {"worst_gap_waiting_for_cpu_ms", worst_wait_ms},
+      {"worst_gap_asleep_ms", window_ms - worst_cpu_ms - worst_wait_ms},
       {"left_pending_in_db", store->deliveries(false).size()},
       {"requests_read_back", st.reloaded},
       {"peak_rss_mib", peak_rss_mib()},
       {"calibration_ms", {calibration_before, calibration_after}},
   };
   if (probe_period.count() == 0)  // not measured
-    for (const char* k : {"loop_stall_max_ms", "loop_stall_max_ended_at_s", "loop_stall_p99_ms", "loop_cpu_during_worst_stall_ms"})
+    for (const char* k : {"loop_stall_max_ms", "loop_stall_p99_ms", "loop_gap_max_ms", "loop_gap_p99_ms",
+                          "loop_gap_max_ended_at_s", "worst_gap_loop_cpu_ms", "worst_gap_waiting_for_cpu_ms",
+                          "worst_gap_asleep_ms"})
       out[k] = nullptr;
   for (const auto& [name, secs] : by_thread)
     out["thread_cpu_us_per_delivery"][name] = secs * 1e6 / static_cast<double>(std::max<std::uint64_t>(st.delivered, 1));

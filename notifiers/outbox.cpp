@@ -183,13 +183,13 @@ void outbox::add(storage::delivery d) {
   }
   if (!d.key.empty()) {
     const auto newest = latest_.find(d.key);
-    if (auto old = newest == latest_.end() ? entries_.end() : entries_.find(newest->second); old != entries_.end()) {
+    if (auto old = newest == latest_.end() ? entries_.end() : entries_.find(key_of(newest->second)); old != entries_.end()) {
       if (old->second.d->seq >= d.seq) {
         log_->debug("outbox: {} is older than the queued state; dropped", d.summary);
         ++stats_.superseded;
         // Stored already when it comes revived from the dead letters; never
         // the row of an entry queued under the same id.
-        if (!entries_.contains(d.id)) store_.remove_delivery(d.id);
+        if (!entries_.contains(key_of(d.id))) store_.remove_delivery(d.id);
         return;
       }
       ++stats_.superseded;
@@ -225,7 +225,9 @@ void outbox::add(storage::delivery d) {
 
 // The entry for a new delivery, or end() when its id is already queued.
 outbox::entry_map::iterator outbox::insert(std::shared_ptr<storage::delivery> d) {
-  auto [it, fresh] = entries_.try_emplace(d->id);  // a view of d->id, which `it` keeps alive
+  // A burst: room for 65,536 at once, while moving the first 1,024 is cheap.
+  if (entries_.size() == 1024 && entries_.bucket_count() < 65536) entries_.reserve(65536);
+  auto [it, fresh] = entries_.try_emplace(key_of(d->id));  // a view of d->id, which `it` keeps alive
   if (!fresh) {
     log_->debug("outbox: {} is already queued", d->summary);
     return entries_.end();
@@ -253,7 +255,7 @@ void outbox::take_committed() {
   // Past the limit, the newest of the slice let their requests go, not the
   // ones that pump() just started.
   for (auto d = done.rbegin(); d != done.rend() && waiting_bytes_ > request_memory_; ++d) {
-    auto it = entries_.find((*d)->id);
+    auto it = entries_.find(key_of((*d)->id));
     if (it != entries_.end() && it->second.d == *d && it->second.st == state::waiting && it->second.held)
       let_go(it->second);
   }
@@ -264,7 +266,7 @@ void outbox::take_committed() {
 }
 
 void outbox::stored(const storage::delivery& d, core::time_point now) {
-  auto it = entries_.find(d.id);
+  auto it = entries_.find(key_of(d.id));
   // Gone (superseded while being stored) or, under the same id, another one.
   if (it == entries_.end() || it->second.d.get() != &d || it->second.st != state::storing) return;
   auto& e = it->second;
@@ -323,7 +325,7 @@ void outbox::load(reporter& r, core::time_point now) {
 
 void outbox::loaded(std::vector<std::pair<std::string, std::string>> rows, const std::vector<std::string>& asked) {
   for (auto& [id, request] : rows) {
-    auto it = entries_.find(id);
+    auto it = entries_.find(key_of(id));
     // Gone meanwhile (superseded), or another delivery under the same id.
     if (it == entries_.end() || !it->second.loading) continue;
     auto& e = it->second;
@@ -334,7 +336,7 @@ void outbox::loaded(std::vector<std::pair<std::string, std::string>> rows, const
     ++stats_.reloaded;
   }
   for (const auto& id : asked) {
-    auto it = entries_.find(id);
+    auto it = entries_.find(key_of(id));
     if (it == entries_.end() || !it->second.loading) continue;
     // Not in the database any more, or it could not be read (logged by the
     // store). A row that is still there is taken up at the next start.
@@ -449,7 +451,7 @@ void outbox::kill(entry& e, const std::string& reason) {
   forget(e);
 }
 
-void outbox::forget(entry& e) { forget(entries_.find(e.d->id)); }
+void outbox::forget(entry& e) { forget(entries_.find(key_of(e.d->id))); }
 
 void outbox::forget(entry_map::iterator it) {
   if (it == entries_.end()) return;
@@ -464,7 +466,7 @@ void outbox::forget(entry_map::iterator it) {
 void outbox::release_key(const std::string& key) {
   auto l = latest_.find(key);
   if (l == latest_.end()) return;
-  auto it = entries_.find(l->second);
+  auto it = entries_.find(key_of(l->second));
   if (it != entries_.end() && it->second.st == state::blocked)
     make_due(it->second, std::max(it->second.d->next_attempt, sched_.now()));
 }

@@ -75,10 +75,11 @@ def main():
             if log:
                 log.write(json.dumps(d) + "\n")
                 log.flush()
-            stall = d.get("loop_stall_max_ms")
+            stall, gap = d.get("loop_stall_max_ms"), d.get("loop_gap_max_ms")
             print(f"{i + 1:3} {'old' if b == args.old else 'new'}  calibration {d['calibration']:5.1f} ms  "
                   f"cpu {d['cpu_us_per_delivery']:5.1f} µs  loop {d['loop_cpu_us_per_delivery']:5.1f} µs"
                   + (f"  worst stall {stall:5.1f} ms" if stall is not None else "")
+                  + (f"  worst gap {gap:5.1f} ms" if gap is not None else "")
                   + ("" if d["complete"] else "  INCOMPLETE"), flush=True)
         pairs.append((got[args.old], got[args.new]))
 
@@ -97,6 +98,9 @@ def main():
         stalls = [r["loop_stall_max_ms"] for r in rs if r.get("loop_stall_max_ms") is not None]
         if stalls:
             print(f"  worst stall {min(stalls):.1f}–{max(stalls):.1f} ms, above 10 ms in {sum(s > 10 for s in stalls)}")
+        gaps = [r["loop_gap_max_ms"] for r in rs if r.get("loop_gap_max_ms") is not None]
+        if gaps:
+            print(f"  worst gap {min(gaps):.1f}–{max(gaps):.1f} ms, above 10 ms in {sum(g > 10 for g in gaps)}")
 
     def paired(ps, label):
         if not ps:
