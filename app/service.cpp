@@ -56,7 +56,7 @@ int run_service(const config::config& cfg, std::shared_ptr<spdlog::logger> log) 
   notifiers::reporters reporters(cfg.reporters, std::move(builder_tags), {cfg.herald.title, cfg.herald.url}, outbox,
                                  *transfers, sched, log);
   auto reporters_sub = feed.subscribe([&](const core::event& e) { reporters.on_event(e); });
-  outbox.restore(store->pending_without_requests());
+  outbox.restore(store->deliveries_without_requests(false));
   // Dead letters revived by `herald outbox --revive` while herald runs are
   // taken up within seconds; the look runs on the writer thread.
   asio::steady_timer revived_timer(io);
@@ -179,7 +179,7 @@ int show_outbox(const config::config& cfg, bool dead, const std::string& revive)
     return 0;
   }
   const auto now = core::clock::now();
-  auto list = store->deliveries(dead);
+  auto list = store->deliveries_without_requests(dead);
   for (const auto& d : list) {
     std::string when;
     if (!dead) {

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   if (fill) {
     asio::post(io, add);
   } else {
-    auto pending = all ? store->deliveries(false) : store->pending_without_requests();
+    auto pending = all ? store->deliveries(false) : store->deliveries_without_requests(false);
     restored = pending.size();
     box.restore(std::move(pending));
   }

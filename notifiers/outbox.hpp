@@ -97,7 +97,7 @@ class outbox {
 
   // Deliveries left pending by the last run: attempted now, not stored again.
   // Those of reporters no longer configured become dead letters. Their requests
-  // may be left out (store::pending_without_requests): they are read back.
+  // may be left out (store::deliveries_without_requests): they are read back.
   void restore(std::vector<storage::delivery> pending);
   // A new delivery: stored, then attempted once the store has committed it.
   void add(storage::delivery d);

@@ -281,16 +281,14 @@ class sqlite_store final : public store {
     });
   }
 
-  std::vector<delivery> deliveries(bool dead) override {
+  std::vector<delivery> deliveries(bool dead) override { return list_deliveries(dead, true); }
+  std::vector<delivery> deliveries_without_requests(bool dead) override { return list_deliveries(dead, false); }
+
+  std::vector<delivery> list_deliveries(bool dead, bool requests) {
     std::lock_guard lock(db_mutex_);
     // Pending: revived ones too, which a running herald has not taken yet.
-    return dead ? load_deliveries("dead = 1 ORDER BY dead_at DESC, rowid DESC", true)
-                : load_deliveries("dead <> 1 ORDER BY created, rowid", false);
-  }
-
-  std::vector<delivery> pending_without_requests() override {
-    std::lock_guard lock(db_mutex_);
-    return load_deliveries("dead <> 1 ORDER BY created, rowid", false, false);
+    return dead ? load_deliveries("dead = 1 ORDER BY dead_at DESC, rowid DESC", true, requests)
+                : load_deliveries("dead <> 1 ORDER BY created, rowid", false, requests);
   }
 
   // With db_mutex_ held.

@@ -76,10 +76,10 @@ class store {
 
   // Outbox deliveries: pending ones oldest first, or the dead letters newest first.
   virtual std::vector<delivery> deliveries(bool dead) = 0;
-  // The pending ones as deliveries(false) gives them, but with every `request`
-  // left empty: the outbox reads requests back when their turn comes, so a
-  // large backlog costs memory only for what is about to be sent.
-  virtual std::vector<delivery> pending_without_requests() = 0;
+  // The same, but with every `request` left empty: the outbox reads requests
+  // back when their turn comes, so a large backlog costs memory only for what
+  // is about to be sent; `herald outbox` shows no requests.
+  virtual std::vector<delivery> deliveries_without_requests(bool dead) = 0;
 
   // ---- writes (queued; committed in batches)
   virtual void record(const core::event& e) = 0;

@@ -367,7 +367,7 @@ TEST(Outbox, RestoredWithoutRequestsReadsThemBackAndSendsEachOnce) {
     d.request = request_of(d.id, 100 + static_cast<std::size_t>(i));
     f.store_directly(d);
   }
-  f.box->restore(f.store->pending_without_requests());
+  f.box->restore(f.store->deliveries_without_requests(false));
   f.loop.settle(*f.store);
   for (std::size_t i = 0; i < 5; ++i) {
     ASSERT_EQ(f.attempts.size(), std::min<std::size_t>(i + 2, 5));
@@ -386,7 +386,7 @@ TEST(Outbox, ADeliveryWhoseRowVanishedIsDroppedAndTheRestGoOn) {
     d.request = request_of(d.id);
     f.store_directly(d);
   }
-  f.box->restore(f.store->pending_without_requests());
+  f.box->restore(f.store->deliveries_without_requests(false));
   f.store->remove_delivery("d0");  // behind the outbox's back, before it reads d0 back
   f.loop.settle(*f.store);
   ASSERT_EQ(f.attempts.size(), 2u);

@@ -296,7 +296,7 @@ TEST(SqliteStore, RequestsAreLeftOutOfTheRestoreAndReadBackOnRequest) {
   s->update_delivery("b", 2, core::clock::now(), "HTTP 502");
 
   s->flush();
-  auto pending = s->pending_without_requests();
+  auto pending = s->deliveries_without_requests(false);
   ASSERT_EQ(pending.size(), 2u);
   EXPECT_EQ(pending[0].id, "a");
   EXPECT_EQ(pending[0].request, "");
@@ -312,6 +312,15 @@ TEST(SqliteStore, RequestsAreLeftOutOfTheRestoreAndReadBackOnRequest) {
   auto rows = got.get_future().get();
   std::map<std::string, std::string> by_id(rows.begin(), rows.end());
   EXPECT_EQ(by_id, (std::map<std::string, std::string>{{"a", std::string(3000, 'x')}, {"c", R"({"path":"/x"})"}}));
+
+  s->dead_letter("a", 3, "HTTP 404");
+  s->flush();
+  auto dead = s->deliveries_without_requests(true);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].id, "a");
+  EXPECT_EQ(dead[0].request, "");
+  EXPECT_EQ(dead[0].last_error, "HTTP 404");
+  EXPECT_EQ(s->deliveries(true)[0].request, std::string(3000, 'x'));
 }
 
 TEST(SqliteStore, ADeliveredStateRemovesTheOlderOnesOfItsKeyDeadOrNot) {
