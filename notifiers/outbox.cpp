@@ -294,6 +294,11 @@ void outbox::let_go(entry& e) {
   waiting_bytes_ -= e.d->request.size();
   std::string().swap(e.d->request);  // the memory itself, not just the length
   e.held = false;
+  if (!over_limit_) {  // once per episode, not per delivery
+    over_limit_ = true;
+    log_->info("outbox: more than {} MiB of requests waiting; the others wait in the database until their turn",
+               request_memory_ >> 20);
+  }
 }
 
 // The requests of the next due deliveries of `r` that are not in memory,
@@ -391,6 +396,7 @@ bool outbox::settled(core::time_point now) const {
 
 void outbox::start(reporter& r, entry& e) {
   waiting_bytes_ -= e.d->request.size();  // only held entries start
+  if (over_limit_ && waiting_bytes_ < request_memory_ / 2) over_limit_ = false;
   e.st = state::in_flight;
   e.ticket = 0;
   ++e.d->attempts;

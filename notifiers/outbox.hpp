@@ -186,6 +186,7 @@ class outbox {
   std::uint64_t next_ticket_ = 0;
   std::size_t request_memory_;
   std::size_t waiting_bytes_ = 0;      // requests held by waiting entries
+  bool over_limit_ = false;            // letting requests go (logged once until below half the limit)
   std::size_t typical_request_ = 2048;  // a running average, to size read-back batches
   std::optional<core::time_point> wake_;  // the wake-up asked of the scheduler, until it runs
   bool draining_ = false;

@@ -306,11 +306,12 @@ def toml_list(items):
 def herald_config(irc_port, data_dir, channels=("#builds",),
                   notify_events=("started", "finished"), force=("alice",),
                   stop=("alice",), shutdown=(), builders=DEFAULT_BUILDERS,
-                  extra_irc="", nick="herald", extra_authz=""):
+                  extra_irc="", nick="herald", extra_authz="", extra_herald=""):
     return f"""[herald]
 title = "Test CI"
 url = "http://ci.test/"
 data_dir = {toml_str(data_dir)}
+{extra_herald}
 
 [irc]
 host = "127.0.0.1"

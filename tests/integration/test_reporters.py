@@ -5,8 +5,9 @@ webhooks and a plain HTTP push target, and aiosmtpd for mail.
 Builds are forced over IRC (ngircd), as a user would; the reporters then
 deliver through herald's durable outbox. Checks the documented request paths,
 headers and bodies, retries (500, 429 with Retry-After, hang, garbage),
-dead letters, latest-state-wins for commit statuses, and a SIGKILL of herald
-with 100 deliveries pending while the receiver is down.
+dead letters, latest-state-wins for commit statuses, a SIGKILL of herald
+with 100 deliveries pending while the receiver is down, and a backlog larger
+than outbox_memory_mib, read back from the database.
 """
 
 import os
@@ -79,8 +80,8 @@ class ReporterTestCase(HeraldTestCase):
         self.http.reset_modes()
         self.http.clear()
 
-    def start(self, reporters, builders=DEFAULT_BUILDERS):
-        h = Herald(self.ngircd.port, builders=builders + reporters)
+    def start(self, reporters, builders=DEFAULT_BUILDERS, extra_herald=""):
+        h = Herald(self.ngircd.port, builders=builders + reporters, extra_herald=extra_herald)
         self.addCleanup(h.cleanup)
         self.local_fixtures = [h]
         start_herald_and_wait(h, self.client)
@@ -455,6 +456,38 @@ class TestDelivery(ReporterTestCase):
         self.assertEqual(len(set(ids)), 100, "a delivery was sent twice")
         expected = {f"k{i}/quick/{n}/{kind}" for i in range(5) for n in numbers for kind in ("started", "finished")}
         self.assertEqual(set(ids), expected)
+        self.assertEqual(self.pending(), 0)
+
+    def test_past_its_memory_limit_the_outbox_reads_requests_back_and_sends_each_once(self):
+        # 5 reporters x 10 builds x (started + finished) = 100 deliveries of
+        # about 20 KB each, 2 MB of requests against outbox_memory_mib = 1,
+        # queued while the receiver is down.
+        self.http.stop()
+        self.addCleanup(lambda: self.http.running() or self.http.start())
+        pad = "x" * 20000
+        payload = '{"key": "{{builder}}/{{number}}", "pad": "' + pad + '"}'
+        reps = "".join(self.push(f"m{i}", f"/m{i}", report_start=True, payload=payload) for i in range(5))
+        self.start(reps, extra_herald="outbox_memory_mib = 1")
+        since = self.client.mark()
+        numbers = [self.force(f"quick build{i}", "quick") for i in range(10)]
+        for n in numbers:
+            self.wait_finished(n, "quick", since=since)
+        deadline = time.time() + 20
+        while self.pending() < 100 and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.pending(), 100)
+        self.assertIn("more than 1 MiB of requests waiting", self.herald_log())
+        self.http.start()
+        self.http.wait_for(lambda r: r.path.startswith("/m"), count=100, timeout=30)
+        self.http.no_request_within(2.0)
+        got = self.http.requests("/m")
+        ids = [r.header("Idempotency-Key") for r in got]
+        self.assertEqual(len(set(ids)), 100, "a delivery was sent twice")
+        self.assertEqual(set(ids), {f"m{i}/quick/{n}/{kind}" for i in range(5) for n in numbers
+                                    for kind in ("started", "finished")})
+        for r in got:  # each read back whole
+            self.assertEqual(r.json()["pad"], pad)
+            self.assertEqual(r.json()["key"], "quick/" + r.header("Idempotency-Key").split("/")[2])
         self.assertEqual(self.pending(), 0)
 
 
