@@ -430,13 +430,13 @@ class TestDelivery(ReporterTestCase):
         self.assertIn("#" + str(n), got[0].json()["text"])
         self.assertRegex(self.herald_log(), r"reporter chat: template .* using the default")
 
-    def test_sigkill_with_100_pending_deliveries_loses_and_repeats_nothing(self):
-        # 5 push reporters x 10 builds x (started + finished) = 100 deliveries,
-        # all queued while the receiver is down; herald is then SIGKILLed.
+    def queue_100_while_the_receiver_is_down(self, prefix, extra_herald="", **keys):
+        """5 push reporters x 10 builds x (started + finished) = 100 deliveries,
+        all queued (pending in the outbox) while the receiver is down."""
         self.http.stop()
         self.addCleanup(lambda: self.http.running() or self.http.start())
-        reps = "".join(self.push(f"k{i}", f"/k{i}", report_start=True) for i in range(5))
-        self.start(reps)
+        reps = "".join(self.push(f"{prefix}{i}", f"/{prefix}{i}", report_start=True, **keys) for i in range(5))
+        self.start(reps, extra_herald=extra_herald)
         since = self.client.mark()
         numbers = [self.force(f"quick build{i}", "quick") for i in range(10)]
         for n in numbers:
@@ -445,50 +445,40 @@ class TestDelivery(ReporterTestCase):
         while self.pending() < 100 and time.time() < deadline:
             time.sleep(0.2)
         self.assertEqual(self.pending(), 100)
-        self.herald.kill()
-        self.http.start()
-        start_herald_and_wait(self.herald, self.client)
-        self.http.wait_for(lambda r: r.path.startswith("/k"), count=100, timeout=30)
+        return numbers
+
+    def assert_each_sent_once(self, prefix, numbers):
+        """The 100 deliveries of queue_100_while_the_receiver_is_down, each received once."""
+        self.http.wait_for(lambda r: r.path.startswith("/" + prefix), count=100, timeout=30)
         self.http.no_request_within(2.0)
-        got = self.http.requests("/k")
+        got = self.http.requests("/" + prefix)
         ids = [r.header("Idempotency-Key") for r in got]
         self.assertEqual(len(ids), 100)
         self.assertEqual(len(set(ids)), 100, "a delivery was sent twice")
-        expected = {f"k{i}/quick/{n}/{kind}" for i in range(5) for n in numbers for kind in ("started", "finished")}
+        expected = {f"{prefix}{i}/quick/{n}/{kind}" for i in range(5) for n in numbers
+                    for kind in ("started", "finished")}
         self.assertEqual(set(ids), expected)
         self.assertEqual(self.pending(), 0)
+        return got
+
+    def test_sigkill_with_100_pending_deliveries_loses_and_repeats_nothing(self):
+        numbers = self.queue_100_while_the_receiver_is_down("k")
+        self.herald.kill()
+        self.http.start()
+        start_herald_and_wait(self.herald, self.client)
+        self.assert_each_sent_once("k", numbers)
 
     def test_past_its_memory_limit_the_outbox_reads_requests_back_and_sends_each_once(self):
-        # 5 reporters x 10 builds x (started + finished) = 100 deliveries of
-        # about 20 KB each, 2 MB of requests against outbox_memory_mib = 1,
-        # queued while the receiver is down.
-        self.http.stop()
-        self.addCleanup(lambda: self.http.running() or self.http.start())
+        # About 20 KB each: 2 MB of requests against outbox_memory_mib = 1.
         pad = "x" * 20000
         payload = '{"key": "{{builder}}/{{number}}", "pad": "' + pad + '"}'
-        reps = "".join(self.push(f"m{i}", f"/m{i}", report_start=True, payload=payload) for i in range(5))
-        self.start(reps, extra_herald="outbox_memory_mib = 1")
-        since = self.client.mark()
-        numbers = [self.force(f"quick build{i}", "quick") for i in range(10)]
-        for n in numbers:
-            self.wait_finished(n, "quick", since=since)
-        deadline = time.time() + 20
-        while self.pending() < 100 and time.time() < deadline:
-            time.sleep(0.2)
-        self.assertEqual(self.pending(), 100)
+        numbers = self.queue_100_while_the_receiver_is_down("m", extra_herald="outbox_memory_mib = 1",
+                                                            payload=payload)
         self.assertIn("more than 1 MiB of requests waiting", self.herald_log())
         self.http.start()
-        self.http.wait_for(lambda r: r.path.startswith("/m"), count=100, timeout=30)
-        self.http.no_request_within(2.0)
-        got = self.http.requests("/m")
-        ids = [r.header("Idempotency-Key") for r in got]
-        self.assertEqual(len(set(ids)), 100, "a delivery was sent twice")
-        self.assertEqual(set(ids), {f"m{i}/quick/{n}/{kind}" for i in range(5) for n in numbers
-                                    for kind in ("started", "finished")})
-        for r in got:  # each read back whole
+        for r in self.assert_each_sent_once("m", numbers):  # each read back whole
             self.assertEqual(r.json()["pad"], pad)
             self.assertEqual(r.json()["key"], "quick/" + r.header("Idempotency-Key").split("/")[2])
-        self.assertEqual(self.pending(), 0)
 
 
 class TestHttps(ReporterTestCase):
