@@ -142,9 +142,9 @@ class outbox {
   // walking to the previous node: with 25,000 cold entries in a burst, the
   // standard map took 2.5 % of the burst's CPU samples, this one 1 %.
   // The key carries its hash, so that a rehash touches only the map's nodes,
-  // not each delivery's id; and the map makes room for a burst early (see
-  // insert): rehashing 16,000 cold entries in the middle of a burst held the
-  // loop for 5–9 ms on this VM.
+  // not each delivery's id; and the map makes room for a burst at the start
+  // (add_reporter): rehashing 16,000 cold entries in the middle of a burst
+  // held the loop for 5–9 ms on this VM.
   struct id_key {
     std::string_view id;
     std::size_t hash;
