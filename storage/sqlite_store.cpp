@@ -395,8 +395,8 @@ class sqlite_store final : public store {
 
   void load_requests(std::vector<std::string> ids, requests_found found) override {
     // Read after the batch's commit (read_requests), outside its transaction,
-    // as check_revived does.
-    // A delivery waits for it: the batch is committed at once, without the window.
+    // as check_revived does. A delivery waits for the answer, so the batch is
+    // committed at once rather than after the window.
     enqueue([ids = std::move(ids), found = std::move(found)](sqlite_store& s) mutable {
       s.request_loads_.emplace_back(std::move(ids), std::move(found));
     }, true);
