@@ -51,6 +51,8 @@ struct http_reply {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds delay{0};  // respond this much later
+  std::size_t sent_first = 0;           // with a delay: this many bytes of the reply go at once
+  std::string interim;                  // raw interim responses ("HTTP/1.1 100 Continue\r\n\r\n") sent first
   std::string raw;                     // garbage: these bytes, then close
 
   static http_reply with(int status, std::string body = {}, std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -229,12 +231,14 @@ class test_server {
           c.close_after_write = true;
           break;
         case http_reply::kind::respond: {
-          std::string text = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
+          std::string text = reply.interim + "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
           for (const auto& [n, v] : reply.headers) text += n + ": " + v + "\r\n";
           text += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n";
           text += reply.body;
           if (reply.delay.count() > 0) {
-            c.pending = std::move(text);
+            const auto now_part = std::min(reply.sent_first, text.size());
+            c.out.append(text, 0, now_part);
+            c.pending = text.substr(now_part);
             c.send_at = clock::now() + reply.delay;
           } else {
             answered(c);

@@ -236,6 +236,49 @@ TEST(Transfer, BodyAtTheCapIsKept) {
   EXPECT_EQ(res.body.size(), 100u);
 }
 
+// Two requests in turn get the whole answer, over one kept connection.
+void two_answers_on_one_connection(const test_server& server, int status, const std::string& body, std::size_t label) {
+  transfer t(1);
+  for (int i = 0; i < 2; ++i) {
+    const auto res = run(t, post(server.url()));
+    EXPECT_EQ(res.error, "") << label;
+    EXPECT_EQ(res.status, status) << label;
+    EXPECT_EQ(res.body, body) << label;
+  }
+  EXPECT_EQ(server.accepted(), 1u) << label;
+}
+
+TEST(Transfer, AnAnswerInPiecesIsReadWhole) {
+  // The first piece ends inside the status line, inside the headers, right
+  // after them, and inside the body; the rest comes 50 ms later.
+  const std::string body = "{\"state\": \"accepted\"}";
+  for (std::size_t first : {5u, 30u, 64u, 70u}) {
+    test_server server([&](const http_request&) {
+      auto r = http_reply::with(201, body, {{"X-Padding", std::string(20, 'p')}});
+      r.delay = 50ms;
+      r.sent_first = first;
+      return r;
+    });
+    two_answers_on_one_connection(server, 201, body, first);
+  }
+}
+
+TEST(Transfer, InterimAnswersAreSkipped) {
+  // 1xx answers before the real one: in the same piece, or the real one later.
+  for (std::size_t first : {0u, 25u}) {
+    test_server server([&](const http_request&) {
+      auto r = http_reply::with(200, "done");
+      r.interim = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (first) {
+        r.delay = 50ms;
+        r.sent_first = first;
+      }
+      return r;
+    });
+    two_answers_on_one_connection(server, 200, "done", first);
+  }
+}
+
 TEST(Transfer, HundredConcurrentSubmitsCompleteExactlyOnce) {
   test_server server([](const http_request& q) {
     auto r = http_reply::with(200, q.body);
