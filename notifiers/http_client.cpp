@@ -506,27 +506,9 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
       parser->get().body().cap = r.max_response_bytes;
       if (r.method == "HEAD") parser->skip(true);
       error_code rec;
-      bool read = false;
-      if (!c.tls) {
-        // The answer is rarely there yet: async_read's first recv would mostly
-        // find nothing (about 25,000 of 55,000 recv calls in a burst of 30,000
-        // deliveries). So wait until the socket is readable, which costs no
-        // system call of its own (the loop's epoll_wait watches it anyway),
-        // then read what came at once, without the loop pass that an
-        // asynchronous read takes when it finds its data waiting. A failure
-        // of the wait (the sweeper closed the socket) is the read's to report.
-        // Not with TLS: OpenSSL may hold bytes already read from the socket.
-        if (c.buffer.size() == 0) {
-          std::ignore = co_await c.socket.async_wait(tcp::socket::wait_read, use_tuple);
-          if (closed) co_return x;
-        }
-        http::read_some(c.socket, c.buffer, *parser, rec);  // the socket is non-blocking
-        if (rec == asio::error::would_block || rec == asio::error::try_again) rec = {};
-        read = rec || parser->is_done();  // else the rest comes asynchronously
-      }
-      if (!read && c.tls)
+      if (c.tls)
         std::tie(rec, std::ignore) = co_await http::async_read(*c.tls, c.buffer, *parser, use_tuple);
-      else if (!read)
+      else
         std::tie(rec, std::ignore) = co_await http::async_read(c.socket, c.buffer, *parser, use_tuple);
       if (closed) co_return x;
       const bool got_header = parser->is_header_done();
