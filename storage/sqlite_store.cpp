@@ -3,8 +3,8 @@
 #include "storage/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <condition_variable>
 #include <deque>
@@ -132,7 +132,7 @@ core::build_record build_from(SQLite::Statement& q) {
 class sqlite_store final : public store {
  public:
   sqlite_store(const std::filesystem::path& file, std::shared_ptr<spdlog::logger> log)
-      // NOMUTEX: the connection does not lock itself on every call (about 50
+      // NOMUTEX: the connection does not lock itself on every call (some 20
       // times per outbox delivery), because db_mutex_ already keeps its use to
       // one thread at a time: every statement is made, run and destroyed with
       // db_mutex_ held, or while the writer thread is not running.
