@@ -13,9 +13,10 @@ with its neighbour. It reports:
   runs at full speed (the burst's calibration at most --fast-ms; about 11 ms
   is the fastest this VM gets) and among the slower ones, and how many runs
   at full speed were at most 50 µs (the issue's target);
-- the paired differences NEW - OLD: over all pairs, and over the pairs in
-  which both runs were at full speed (the fairer one: in a mixed pair the
-  phase of the VM, not the code, decides);
+- the paired differences NEW - OLD, for all of herald's CPU per delivery,
+  the loop thread's and the SQLite writer's: over all pairs, and over the
+  pairs in which both runs were at full speed (the fairer one: in a mixed
+  pair the phase of the VM, not the code, decides);
 - whether every run delivered everything (none dead, none left in the
   database), and with --probe-ms > 0 the worst stalls.
 
@@ -102,13 +103,21 @@ def main():
         if gaps:
             print(f"  worst gap {min(gaps):.1f}–{max(gaps):.1f} ms, above 10 ms in {sum(g > 10 for g in gaps)}")
 
+    # CPU µs per delivery: all of herald's threads, the loop, the SQLite writer.
+    parts = (("all of herald", lambda r: r["cpu_us_per_delivery"]),
+             ("the loop", lambda r: r["loop_cpu_us_per_delivery"]),
+             ("the SQLite writer", lambda r: r.get("thread_cpu_us_per_delivery", {}).get("herald-sqlite")))
+
     def paired(ps, label):
         if not ps:
             print(f"{label}: none")
             return
-        diffs = [n["cpu_us_per_delivery"] - o["cpu_us_per_delivery"] for o, n in ps]
-        print(f"{label}: {len(ps)} pairs, new - old mean {statistics.mean(diffs):+.2f} µs, "
-              f"median {statistics.median(diffs):+.2f}; new lower in {sum(d < 0 for d in diffs)}")
+        print(f"{label}: {len(ps)} pairs, new - old")
+        for part, of in parts:
+            diffs = [of(n) - of(o) for o, n in ps if of(n) is not None and of(o) is not None]
+            if diffs:
+                print(f"  {part + ':':18} mean {statistics.mean(diffs):+.2f} µs, median {statistics.median(diffs):+.2f}; "
+                      f"new lower in {sum(d < 0 for d in diffs)} of {len(diffs)}")
 
     print()
     paired(pairs, "all pairs")
