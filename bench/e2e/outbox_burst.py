@@ -5,6 +5,13 @@ over Boost.Beast on the Asio loop) delivered to a receiver in this process's
 child.
 
     /usr/bin/python3 bench/e2e/outbox_burst.py [--events 10000] [--reporters 3] [--receiver-nice 10] [--probe-ms 1]
+        [--receiver threads|asyncio]
+
+--receiver asyncio answers on one thread (asyncio) instead of a thread per
+connection (http.server's ThreadingHTTPServer, the default and the benchmark
+of record). A request to an idle thread makes the sender's send() wake that
+thread, on this machine and on herald's CPU time; a remote receiver costs no
+such wake-up here. With one busy thread there are fewer to wake.
 
 --probe-ms 0 turns off the loop's stall probe (a ticker): waking an idle loop
 1,000 times a second costs about 3 µs per delivery on the 2-core VM, which is
@@ -14,6 +21,7 @@ without the probe and stalls from runs with it.
 Prints the driver's JSON line plus the receiver's count."""
 
 import argparse
+import asyncio
 import http.server
 import json
 import multiprocessing
@@ -52,6 +60,36 @@ def serve(port, counter, ready, nice=0):
     server.serve_forever()
 
 
+async def answer(reader, writer, counter):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            counter.value += 1
+            writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+def serve_asyncio(port, counter, ready, nice=0):
+    if nice:
+        os.nice(nice)
+
+    async def run():
+        server = await asyncio.start_server(lambda r, w: answer(r, w, counter), "127.0.0.1", port)
+        ready.set()
+        await server.serve_forever()
+
+    asyncio.run(run())
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,6 +104,8 @@ def main():
     ap.add_argument("--receiver-nice", type=int, default=0,
                     help="run the receiver at a lower priority: it stands for a remote server, "
                          "and on a 2-core machine it competes with herald for CPU")
+    ap.add_argument("--receiver", choices=("threads", "asyncio"), default="threads",
+                    help="a thread per connection (the default), or one asyncio thread")
     ap.add_argument("--probe-ms", type=int, default=1,
                     help="the stall probe's period in ms; 0 turns it off (CPU is then herald's alone)")
     args = ap.parse_args()
@@ -73,7 +113,8 @@ def main():
     port = free_port()
     counter = multiprocessing.Value("q", 0, lock=False)
     ready = multiprocessing.Event()
-    receiver = multiprocessing.Process(target=serve, args=(port, counter, ready, args.receiver_nice), daemon=True)
+    receiver = multiprocessing.Process(target=serve if args.receiver == "threads" else serve_asyncio,
+                                       args=(port, counter, ready, args.receiver_nice), daemon=True)
     receiver.start()
     ready.wait(10)
     with tempfile.TemporaryDirectory(prefix="herald-burst-") as tmp:
