@@ -2,6 +2,7 @@
 """Two burst binaries, run alternately, compared pair by pair.
 
     /usr/bin/python3 bench/e2e/outbox_ab.py OLD NEW [--pairs 20] [--probe-ms 0] [--fast-ms 13.2] [--log runs.jsonl]
+        [--receiver threads|asyncio]
 
 This VM's speed swings by a factor of two from one second to the next (see
 BENCHMARKS.md), far more than most changes move herald's CPU per delivery.
@@ -34,7 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def burst(binary, args):
     cmd = ["/usr/bin/python3", os.path.join(HERE, "outbox_burst.py"), "--events", str(args.events),
-           "--reporters", str(args.reporters), "--probe-ms", str(args.probe_ms), "--binary", binary]
+           "--reporters", str(args.reporters), "--probe-ms", str(args.probe_ms), "--receiver", args.receiver,
+           "--binary", binary]
     out = subprocess.run(cmd, capture_output=True, text=True)
     lines = out.stdout.strip().splitlines()
     if out.returncode != 0 or not lines:
@@ -54,6 +56,8 @@ def main():
     ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--reporters", type=int, default=3)
     ap.add_argument("--probe-ms", type=int, default=0)
+    ap.add_argument("--receiver", choices=("threads", "asyncio"), default="threads",
+                    help="outbox_burst.py's receiver, for both binaries")
     ap.add_argument("--fast-ms", type=float, default=13.2,
                     help="a run is at full speed when its slower calibration is at most this")
     ap.add_argument("--log", help="append every run's JSON line to this file")
