@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "app/heap.hpp"
 #include "app/service.hpp"
 #include "config/config.hpp"
 
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
     log->error("not starting: {} has errors", config_file);
     return 1;
   }
+  // Before any other thread starts: a burst grows the heap by tens of MB.
+  if (!herald::app::populate_heap_growth()) log->debug("the heap grows page by page: jemalloc refused the hooks");
   try {
     return herald::app::run_service(*cfg, log);
   } catch (const std::exception& e) {

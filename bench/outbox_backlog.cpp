@@ -31,6 +31,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "app/heap.hpp"
 #include "app/loop_scheduler.hpp"
 #include "notifiers/outbox.hpp"
 #include "storage/store.hpp"
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
                  "       herald_outbox_backlog restore DATA_DIR MEMORY_MIB [all]\n";
     return 2;
   }
+  app::populate_heap_growth();  // as herald does (app/main.cpp)
   const std::string phase = argv[1];
   const std::filesystem::path dir = argv[2];
   const bool fill = phase == "fill";

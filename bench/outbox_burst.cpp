@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "app/heap.hpp"
 #include "app/loop_runner.hpp"
 #include "app/loop_scheduler.hpp"
 #include "bench/thread_cpu.hpp"
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
     std::cerr << "usage: herald_outbox_burst RECEIVER_URL EVENTS [REPORTERS] [DATA_DIR] [PROBE_MS]\n";
     return 2;
   }
+  // As herald does (app/main.cpp); HERALD_POPULATE=0 leaves jemalloc's heap
+  // growth as it comes, page fault by page fault, for comparison.
+  const char* populate = std::getenv("HERALD_POPULATE");
+  const bool populated = (populate == nullptr || std::string(populate) != "0") && app::populate_heap_growth();
   const std::string url = argv[1];
   const int events = std::stoi(argv[2]);
   const int reporter_count = argc > 3 ? std::stoi(argv[3]) : 3;
@@ -284,6 +289,7 @@ int main(int argc, char** argv) {
       {"left_pending_in_db", store->deliveries(false).size()},
       {"requests_read_back", st.reloaded},
       {"peak_rss_mib", peak_rss_mib()},
+      {"heap_populated", populated},
       {"calibration_ms", {calibration_before, calibration_after}},
   };
   if (probe_period.count() == 0)  // not measured

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "app/heap.hpp"
 #include "bench/thread_cpu.hpp"
 #include "core/event.hpp"
 #include "storage/store.hpp"
@@ -27,6 +28,7 @@ using namespace herald;
 using namespace std::chrono;
 
 int main(int argc, char** argv) {
+  app::populate_heap_growth();  // as herald does (app/main.cpp)
   const int events = argc > 1 ? std::stoi(argv[1]) : 10000;
   const int per_ms = argc > 2 ? std::stoi(argv[2]) : 10;
   const std::size_t lag = argc > 3 ? std::stoul(argv[3]) : 15000;

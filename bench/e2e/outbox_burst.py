@@ -90,6 +90,13 @@ def serve_asyncio(port, counter, ready, nice=0):
     asyncio.run(run())
 
 
+def process_cpu_s(pid):
+    """A process's user plus system CPU, all of its threads, past and present."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -117,14 +124,22 @@ def main():
                                        args=(port, counter, ready, args.receiver_nice), daemon=True)
     receiver.start()
     ready.wait(10)
+    receiver_cpu0 = process_cpu_s(receiver.pid)
     with tempfile.TemporaryDirectory(prefix="herald-burst-") as tmp:
         out = subprocess.run([args.binary, f"http://127.0.0.1:{port}", str(args.events), str(args.reporters), tmp,
                               str(args.probe_ms)],
                              capture_output=True, text=True)
+    receiver_cpu = process_cpu_s(receiver.pid) - receiver_cpu0
     receiver.terminate()
     sys.stderr.write(out.stderr)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["receiver_requests"] = counter.value
+    # Which side limits the rate: the share of one core each used while the
+    # deliveries ran (the receiver's includes the driver's start and end).
+    if counter.value and result.get("wall_s"):
+        result["receiver_cpu_us_per_request"] = receiver_cpu * 1e6 / counter.value
+        result["receiver_busy"] = receiver_cpu / result["wall_s"]
+        result["loop_busy"] = result["loop_cpu_us_per_delivery"] * result["deliveries"] / 1e6 / result["wall_s"]
     print(json.dumps(result))
     return out.returncode
 
