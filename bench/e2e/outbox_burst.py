@@ -18,7 +18,10 @@ such wake-up here. With one busy thread there are fewer to wake.
 the probe's CPU, not herald's. BENCHMARKS.md takes CPU per delivery from runs
 without the probe and stalls from runs with it.
 
-Prints the driver's JSON line plus the receiver's count."""
+Prints the driver's JSON line plus the receiver's count, its CPU per request
+(receiver_cpu_us_per_request), and the share of one core the receiver and
+herald's loop each used while the deliveries ran (receiver_busy, loop_busy):
+which side limits the rate."""
 
 import argparse
 import asyncio
