@@ -35,10 +35,7 @@ void* alloc_populated(extent_hooks_t*, void* new_addr, std::size_t size, std::si
   return p;
 }
 
-}  // namespace
-
-bool populate_heap_growth(std::size_t step) {
-  if (jemalloc_hooks != nullptr) return true;
+bool install(std::size_t step) {
   // The automatic arenas, among which threads are spread. (The arena for
   // single allocations of 8 MiB or more keeps jemalloc's hooks.)
   unsigned arenas = 0;
@@ -61,6 +58,13 @@ bool populate_heap_growth(std::size_t step) {
     all = mallctl((arena + ".retain_grow_limit").c_str(), nullptr, nullptr, &step, sizeof(step)) == 0 && all;
   }
   return all;
+}
+
+}  // namespace
+
+bool populate_heap_growth(std::size_t step) {
+  static const bool installed = install(step);
+  return installed;
 }
 
 }  // namespace herald::app

@@ -18,9 +18,9 @@ namespace herald::app {
 // 0.55 µs populated (BENCHMARKS.md, issue 4). Memory that jemalloc later hands
 // back to the kernel faults again when it is reused, as before.
 //
-// Call it once, early, before other threads start. Returns false, and changes
-// nothing, when the process's malloc is not jemalloc or refuses; herald then
-// runs as before.
+// Call it early, before other threads start; later calls only repeat the
+// first one's answer. Returns false when jemalloc refused any of it: the
+// arenas it refused grow page by page, as before.
 bool populate_heap_growth(std::size_t step = std::size_t{2} << 20);
 
 }  // namespace herald::app
